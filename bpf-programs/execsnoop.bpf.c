@@ -1,0 +1,208 @@
+// Traces exec: successful ones at sched:sched_process_exec, where the new
+// image's argument area is complete and resident (reading argv at
+// sys_enter_execve misses strings that are not paged in yet), failed ones at
+// the syscall's exit, where the caller's argv is still there to read.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "syscall_tp.h"
+#include "task.h"
+#include "execsnoop.h"
+
+const volatile __u32 targ_uid = 0;
+const volatile __u8 targ_uid_set = 0;
+const volatile __u8 targ_failed = 0;
+
+__u64 lost_events = 0;
+
+struct pending {
+	const char *filename;
+	const char *const *argv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct pending);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* sched:sched_process_exec's record. */
+struct process_exec_args {
+	__u64 common;
+	__u32 filename_loc; /* __data_loc: length << 16 | offset */
+	__s32 pid;
+	__s32 old_pid;
+};
+
+static __always_inline int wanted(void)
+{
+	return !targ_uid_set || targ_uid == (__u32)bpf_get_current_uid_gid();
+}
+
+static __always_inline struct exec_event *new_event(__s32 ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct exec_event *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ret = ret;
+	e->filename_len = 0;
+	e->args_len = 0;
+	e->args_truncated = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+static __always_inline void send(struct exec_event *e)
+{
+	__u32 len = (__u32)e->filename_len + e->args_len;
+
+	if (len > sizeof(e->data))
+		len = sizeof(e->data);
+	if (bpf_ringbuf_output(&events, e, EXECSNOOP_HEADER_SIZE + len, 0))
+		__sync_fetch_and_add(&lost_events, 1);
+}
+
+/* Stores a string read at src as the file name; returns its length. */
+static __always_inline __u32 put_filename(struct exec_event *e, const char *src, int user)
+{
+	long n = user ? bpf_probe_read_user_str(e->data, EXECSNOOP_FILENAME_MAX, src)
+		      : bpf_probe_read_kernel_str(e->data, EXECSNOOP_FILENAME_MAX, src);
+
+	if (n < 1)
+		n = 1;
+	if (n > EXECSNOOP_FILENAME_MAX)
+		n = EXECSNOOP_FILENAME_MAX;
+	e->filename_len = n - 1;
+	return n - 1;
+}
+
+static __always_inline int enter(const char *filename, const char *const *argv)
+{
+	struct pending p = {};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!targ_failed || !wanted())
+		return 0;
+	p.filename = filename;
+	p.argv = argv;
+	bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int enter_execve(struct syscall_enter_args *ctx)
+{
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int enter_execveat(struct syscall_enter_args *ctx)
+{
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int process_exec(struct process_exec_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	unsigned long arg_start, arg_end, argv0;
+	struct exec_event *e;
+	__u64 off, len;
+	long n;
+
+	if (!wanted())
+		return 0;
+	e = new_event(0);
+	if (!e)
+		return 0;
+	off = put_filename(e, (const char *)ctx + (ctx->filename_loc & 0xffff), 0);
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	/* Skip argv[0]: the file name stands in its place, as bcc prints it. */
+	n = bpf_probe_read_user_str(&e->data[off & (EXECSNOOP_FILENAME_MAX - 1)], EXECSNOOP_ARG_MAX, (void *)arg_start);
+	argv0 = n > 0 ? n : 0;
+	if (arg_start + argv0 >= arg_end)
+		goto out;
+	len = arg_end - arg_start - argv0;
+	if (len > EXECSNOOP_ARGS_MAX) {
+		len = EXECSNOOP_ARGS_MAX;
+		e->args_truncated = 1;
+	}
+	if (bpf_probe_read_user(&e->data[off & (EXECSNOOP_FILENAME_MAX - 1)], len, (void *)(arg_start + argv0)) == 0)
+		e->args_len = len;
+out:
+	send(e);
+	return 0;
+}
+
+static __always_inline int exit_exec(struct syscall_exit_args *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *p;
+	struct exec_event *e;
+	__u32 start_off, off;
+
+	p = bpf_map_lookup_elem(&start, &tid);
+	if (!p)
+		return 0;
+	if (ctx->ret >= 0)
+		goto out;
+	e = new_event(ctx->ret);
+	if (!e)
+		goto out;
+	start_off = put_filename(e, p->filename, 1);
+	off = start_off;
+	for (int i = 1; i < EXECSNOOP_FAILED_ARGS; i++) {
+		const char *arg = 0;
+		long n;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &p->argv[i]) || !arg)
+			break;
+		if (off > sizeof(e->data) - EXECSNOOP_ARG_MAX)
+			break;
+		n = bpf_probe_read_user_str(&e->data[off], EXECSNOOP_ARG_MAX, arg);
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	e->args_len = off - start_off;
+	send(e);
+out:
+	bpf_map_delete_elem(&start, &tid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int exit_execve(struct syscall_exit_args *ctx)
+{
+	return exit_exec(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int exit_execveat(struct syscall_exit_args *ctx)
+{
+	return exit_exec(ctx);
+}
+
+char LICENSE[] SEC("license") = "GPL";

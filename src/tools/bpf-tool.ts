@@ -1,0 +1,49 @@
+// What every tool does to get its BPF program running on a target: compile
+// bpf-programs/<tool>.bpf.c for the target's architecture (cached), set the
+// options in its const volatile globals, load, attach.
+import {join} from 'node:path'
+import {archFromMachine, compileBpf, type BpfArch} from '../compile/index.js'
+import {attachAll, type AttachOptions} from '../loader/attach.js'
+import {loadCollection, type Collection} from '../loader/collection.js'
+import {parseObject, resizeMap, setGlobals, type GlobalValue, type ProgramSpec} from '../object/index.js'
+import type {Client} from '../remote/client.js'
+import {packageRoot} from '../remote/bpfd-binary.js'
+import type {Logger} from '../remote/transport.js'
+
+export type ToolStart = {
+  /** bpf-programs/<program>.bpf.c */
+  program: string
+  globals?: Readonly<Record<string, GlobalValue>>
+  /** max_entries to change before load, by map name. */
+  maxEntries?: Readonly<Record<string, number>>
+  /** Programs not to load. */
+  skip?: (p: ProgramSpec) => boolean
+  optional?: AttachOptions['optional']
+  /** `uname -m` to compile for instead of the target's (--arch). */
+  machine?: string
+  logger?: Logger
+}
+
+/** The BPF architecture a tool is compiled for on this target. */
+export function targetArch(client: Client, machine?: string): BpfArch {
+  return archFromMachine(machine ?? client.hello.machine)
+}
+
+export async function startTool(client: Client, t: ToolStart): Promise<Collection> {
+  const arch = targetArch(client, t.machine)
+  const compiled = await compileBpf({source: join(packageRoot(), 'bpf-programs', `${t.program}.bpf.c`), arch})
+  t.logger?.debug(`${t.program}.bpf.c for ${arch}: ${compiled.cacheHit ? 'compile cache hit' : 'compiled'}`)
+  const spec = parseObject(compiled.object)
+  if (t.globals) setGlobals(spec, t.globals)
+  for (const [name, n] of Object.entries(t.maxEntries ?? {})) resizeMap(spec, name, n)
+  const c = await loadCollection(client, spec, {skip: t.skip, logger: t.logger})
+  try {
+    const {attached, skipped} = await attachAll(c, {optional: t.optional})
+    for (const s of skipped) t.logger?.debug(`not attached: ${s.reason}`)
+    t.logger?.debug(`attached ${attached.map((a) => a.target).join(', ')}`)
+    return c
+  } catch (e) {
+    await c.release()
+    throw e
+  }
+}

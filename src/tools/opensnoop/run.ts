@@ -1,0 +1,69 @@
+// opensnoop on a target: the model the text, JSON and dashboard views share.
+import type {Client} from '../../remote/client.js'
+import type {Logger} from '../../remote/transport.js'
+import {Processes} from '../../symbols/processes.js'
+import {startTool, targetArch} from '../bpf-tool.js'
+import {pumpEvents, type PumpResult} from '../event-pump.js'
+import {openEvents} from '../../loader/streams.js'
+import {decodeOpenEvent, type OpenEvent} from './event.js'
+import {opensnoopHeader, opensnoopJson, opensnoopLine, type LineContext} from './format.js'
+import {opensnoopGlobals, type OpensnoopOptions} from './options.js'
+
+export type RunContext = {
+  json: boolean
+  machine?: string
+  logger?: Logger
+  signal?: AbortSignal
+  write(text: string): void | Promise<void>
+  /** Called once the programs are attached and events flow. */
+  onReady?(): void
+}
+
+/** Resolves the path to print for an event: as given, or absolute with -F. */
+export function pathResolver(o: OpensnoopOptions, procs: Processes): (e: OpenEvent) => string | Promise<string> {
+  if (!o.fullPath) return (e) => e.path
+  return (e) => (e.path.startsWith('/') ? e.path : procs.absolutePath(e.pid, e.dfd, e.path))
+}
+
+export async function runOpensnoop(client: Client, o: OpensnoopOptions, ctx: RunContext): Promise<PumpResult> {
+  const arch = targetArch(client, ctx.machine)
+  const globals = opensnoopGlobals(o, arch)
+  const ringBytes = o.bufferPages * client.hello.pageSize
+  const c = await startTool(client, {
+    program: 'opensnoop',
+    globals,
+    maxEntries: {events: ringBytes},
+    // Not every architecture has open(2) (arm64 has only openat), nor every kernel openat2.
+    optional: (p) => p.attach.kind === 'tracepoint' && p.attach.category === 'syscalls',
+    machine: ctx.machine,
+    logger: ctx.logger,
+  })
+  try {
+    const stream = await openEvents(c, 'events')
+    const procs = new Processes(client)
+    const path = pathResolver(o, procs)
+    let firstUs: bigint | undefined
+    if (!ctx.json) await ctx.write(opensnoopHeader(o) + '\n')
+    ctx.onReady?.()
+    const result = await pumpEvents(stream, {
+      durationSec: o.durationSec,
+      signal: ctx.signal,
+      write: ctx.write,
+      render: async (records) => {
+        let out = ''
+        for (const r of records) {
+          const e = decodeOpenEvent(r)
+          if (o.name !== undefined && !e.comm.includes(o.name)) continue
+          firstUs ??= e.tsNs / 1000n
+          const lc: LineContext = {firstUs, arch, path: await path(e)}
+          out += (ctx.json ? JSON.stringify(opensnoopJson(e, lc)) : opensnoopLine(e, o, lc)) + '\n'
+        }
+        return out
+      },
+    })
+    const dropped = (await c.readGlobal('lost_events').catch(() => undefined))?.readBigUInt64LE(0) ?? 0n
+    return {records: result.records, lost: result.lost + Number(dropped)}
+  } finally {
+    await c.release()
+  }
+}
