@@ -24,8 +24,16 @@ export async function runEventTool(
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A reader that went away (`| head`) ends the trace like Ctrl-C does.
+  let closed = false
+  const onStdoutError = () => {
+    closed = true
+    process.stdout.emit('drain')
+    abort.abort()
+  }
+  process.stdout.on('error', onStdoutError)
   const write = (text: string): void | Promise<void> => {
-    if (process.stdout.write(text)) return
+    if (closed || process.stdout.write(text)) return
     return new Promise((resolve) => process.stdout.once('drain', resolve))
   }
   try {
@@ -36,5 +44,6 @@ export async function runEventTool(
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.stdout.off('error', onStdoutError)
   }
 }
