@@ -6,6 +6,7 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import type {Client} from '../remote/client.js'
 import type {Logger} from '../remote/transport.js'
+import {readUserConfig} from './config.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -18,7 +19,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description:
         'local (this machine, as root), adb:[SERIAL], ssh:[USER@]HOST, tcp:HOST:PORT[?token=FILE], unix:PATH[?token=FILE], or shell:CMD (CMD speaks the bpfd protocol on its stdio).',
       env: 'BPFTOOLS_REMOTE',
-      default: 'local',
+      default: async () => readUserConfig().remote ?? 'local',
+      defaultHelp: async () => 'local, or "remote" in the config file',
       helpGroup: 'GLOBAL',
     }),
     json: Flags.boolean({summary: 'Print JSON instead of text.', helpGroup: 'GLOBAL'}),
@@ -43,6 +45,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
+    const cacheDir = readUserConfig().cacheDir
+    if (cacheDir && !process.env.BPFTOOLS_CACHE_DIR) process.env.BPFTOOLS_CACHE_DIR = cacheDir
   }
 
   /** Messages for the user go to stderr so stdout stays clean for data. */
