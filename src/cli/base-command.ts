@@ -7,6 +7,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import type {Client} from '../remote/client.js'
 import type {Logger} from '../remote/transport.js'
 import {readUserConfig} from './config.js'
+import {startSpinner} from './progress.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -56,6 +57,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       debug: (message) => {
         if (this.flags.verbose) this.logToStderr(`bpftools: ${message}`)
       },
+      progress: (label) => startSpinner(label),
     }
   }
 

@@ -80,7 +80,9 @@ export async function loadCollection(client: Client, spec: ObjectSpec, options: 
   const log = options.logger
   const programs = spec.programs.filter((p) => !options.skip?.(p))
   const needsCore = programs.some((p) => p.coreRelocations.length > 0 || p.attach.kind === 'tracing')
-  const targetBtf = needsCore ? (options.kernelBtf ? Promise.resolve(options.kernelBtf) : kernelBtf(client, {onFetch: (n) => log?.info(`read the target's kernel BTF (${n} bytes); cached for next time`)})) : undefined
+  const targetBtf = needsCore
+    ? (options.kernelBtf ? Promise.resolve(options.kernelBtf) : kernelBtf(client, {logger: log}))
+    : undefined
   targetBtf?.catch(() => undefined) // reported where it is awaited
 
   // Round trip 1: the program's BTF, sanitised for the target's kernel.

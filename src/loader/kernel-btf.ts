@@ -6,12 +6,15 @@ import {join} from 'node:path'
 import {defaultCacheDir} from '../compile/index.js'
 import {Btf} from '../object/index.js'
 import type {Client} from '../remote/client.js'
+import type {Logger} from '../remote/transport.js'
 import {LoadError} from './errors.js'
 
 const VMLINUX = '/sys/kernel/btf/vmlinux'
 const parsed = new WeakMap<Client, Promise<Btf>>()
 
-export function kernelBtf(client: Client, options: {cacheDir?: string; onFetch?: (bytes: number) => void} = {}): Promise<Btf> {
+type Options = {cacheDir?: string; logger?: Logger}
+
+export function kernelBtf(client: Client, options: Options = {}): Promise<Btf> {
   let btf = parsed.get(client)
   if (!btf) {
     btf = load(client, options)
@@ -20,15 +23,16 @@ export function kernelBtf(client: Client, options: {cacheDir?: string; onFetch?:
   return btf
 }
 
-async function load(client: Client, options: {cacheDir?: string; onFetch?: (bytes: number) => void}): Promise<Btf> {
+async function load(client: Client, options: Options): Promise<Btf> {
   const h = client.hello
   if (!h.btf) throw new LoadError(`${client.transport}: the target kernel has no BTF (${VMLINUX}); tools that read kernel structures need CONFIG_DEBUG_INFO_BTF`)
   const dir = join(options.cacheDir ?? defaultCacheDir(), 'btf')
   const file = join(dir, `${safe(h.machine)}-${safe(h.release)}-${h.btfSize}.btf`)
   let data = await readFile(file).catch(() => undefined)
   if (!data || data.length !== h.btfSize) {
-    data = await client.readWholeFile(VMLINUX, {size: h.btfSize})
-    options.onFetch?.(data.length)
+    const done = options.logger?.progress?.(`reading the target's kernel BTF (${(h.btfSize / 1048576).toFixed(1)} MiB)`)
+    data = await client.readWholeFile(VMLINUX, {size: h.btfSize}).finally(done)
+    options.logger?.info(`read the target's kernel BTF (${data.length} bytes); cached for next time`)
     await mkdir(dir, {recursive: true})
     const tmp = `${file}.${process.pid}.tmp`
     await writeFile(tmp, data)

@@ -10,6 +10,8 @@ export interface Logger {
   info(message: string): void
   /** Details for `--verbose`. */
   debug(message: string): void
+  /** A slow step has begun (a first compile, a download from the target); call the result when it ends. */
+  progress?(label: string): () => void
 }
 
 export const silentLogger: Logger = {

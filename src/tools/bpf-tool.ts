@@ -31,7 +31,8 @@ export function targetArch(client: Client, machine?: string): BpfArch {
 
 export async function startTool(client: Client, t: ToolStart): Promise<Collection> {
   const arch = targetArch(client, t.machine)
-  const compiled = await compileBpf({source: join(packageRoot(), 'bpf-programs', `${t.program}.bpf.c`), arch})
+  const done = t.logger?.progress?.(`compiling ${t.program}.bpf.c for ${arch}`)
+  const compiled = await compileBpf({source: join(packageRoot(), 'bpf-programs', `${t.program}.bpf.c`), arch}).finally(done)
   t.logger?.debug(`${t.program}.bpf.c for ${arch}: ${compiled.cacheHit ? 'compile cache hit' : 'compiled'}`)
   const spec = parseObject(compiled.object)
   if (t.globals) setGlobals(spec, t.globals)
