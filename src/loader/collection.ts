@@ -3,14 +3,14 @@
 // global data, then every program. Attaching and streams live in their own
 // modules; release() frees everything.
 import {
-  btfFeaturesForKernel, coreFailureAt, encodeFuncInfo, encodeLineInfo, enumName, findAttachBtfId,
+  btfFeaturesForKernel, coreFailureAt, describeInsn, encodeFuncInfo, encodeLineInfo, enumName, findAttachBtfId,
   FUNC_INFO_RECORD_SIZE, LINE_INFO_RECORD_SIZE, MapType, relocateCore, relocateProgram, resolveKconfig,
   sanitizeBtf, type Btf, type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../object/index.js'
 import type {Client} from '../remote/client.js'
 import {BpfdError} from '../remote/errors.js'
 import type {Logger} from '../remote/transport.js'
-import {LoadError, VerifierError} from './errors.js'
+import {LoadError, VerifierError, verifierComplaint} from './errors.js'
 import {kernelBtf} from './kernel-btf.js'
 import {LiveMap} from './live-map.js'
 
@@ -211,9 +211,12 @@ async function loadProgram(
       coreFailure = hit?.reason ? `CO-RE relocation of ${hit.access} failed: ${hit.reason}` : undefined
     }
     if (e.errname === 'EACCES' || e.errname === 'EINVAL' || e.errname === 'E2BIG' || log) {
-      throw new VerifierError(p.name, e.errname, log || e.detail, coreFailure)
+      const insn = verifierComplaint(log).insn
+      const source = insn !== undefined && spec.btf ? describeInsn(p, spec.btf, insn) : undefined
+      throw new VerifierError(p.name, e.errname, log || e.detail, coreFailure, source)
     }
-    throw e
+    // Not the verifier (EPERM under lockdown, ENOMEM ...): same error, naming the program.
+    throw new BpfdError(e.op, e.errname, e.errno, `program '${p.name}' (section ${p.section}): ${e.detail}`, e.log, e.line)
   }
 }
 

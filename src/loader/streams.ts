@@ -19,6 +19,19 @@ export async function openEvents(c: Collection, mapName: string, options: Stream
   if (m.spec.type === MapType.RINGBUF) handle = await c.client.ringbufOpen(m.handle)
   else if (m.spec.type === MapType.PERF_EVENT_ARRAY) handle = await c.client.perfbufOpen(m.handle, {pages: options.pages})
   else throw new LoadError(`map '${mapName}' is neither a ring buffer nor a perf event array`)
+  return stream(c, handle)
+}
+
+/**
+ * The target's trace pipe: `bpf_printk` output of every program on the
+ * target (not only this collection's), one text line per record. Reading it
+ * consumes it, so other readers of the pipe miss what this one reads.
+ */
+export async function openTracePipe(c: Collection): Promise<EventStream> {
+  return stream(c, await c.client.tracePipeOpen())
+}
+
+function stream(c: Collection, handle: number): EventStream {
   c.own(handle)
   const events = c.client.events(handle)
   return {
