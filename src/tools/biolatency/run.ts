@@ -1,0 +1,103 @@
+// biolatency on a target: time block requests from the block tracepoints
+// and print log2 histograms of their latency at each interval.
+import type {Client} from '../../remote/client.js'
+import type {Logger} from '../../remote/transport.js'
+import {LoadError} from '../../loader/errors.js'
+import {startTool} from '../bpf-tool.js'
+import {everyInterval} from '../intervals.js'
+import {readDisks} from './disks.js'
+import type {Extension} from './format.js'
+import {histograms, total} from './hist.js'
+import {biolatencyGlobals, checkOptions, type BiolatencyOptions, type RecordOffsets} from './options.js'
+import {biolatencyOutput, type BiolatencySink} from './sink.js'
+import {fieldOffset, parseTracepointFormat, TracepointFormatError} from './tp-format.js'
+
+/** What the model needs from whoever runs it, whatever shows the histograms. */
+export type ModelContext = {
+  machine?: string
+  logger?: Logger
+  signal?: AbortSignal
+  /** Called once the programs are attached. */
+  onReady?(): void
+}
+
+/** The text or JSON output. */
+export type RunContext = ModelContext & {
+  json: boolean
+  write(text: string): void | Promise<void>
+}
+
+export type BiolatencyResult = {
+  /** Requests timed over the whole run. */
+  requests: number
+}
+
+/** Where dev, sector and rwbs are in the block tracepoints' records, read from the target's tracefs (one round trip). */
+export async function recordOffsets(client: Client): Promise<RecordOffsets> {
+  const tracefs = client.hello.tracefs
+  if (!tracefs) throw new LoadError(`${client.transport}: the target has no tracefs mounted, so biolatency cannot use the block tracepoints`)
+  const read = (ev: string) => client.readWholeFile(`${tracefs}/events/block/${ev}/format`).then((b) => parseTracepointFormat(b.toString('utf8')))
+  let issue, done
+  try {
+    ;[issue, done] = await Promise.all([read('block_rq_issue'), read('block_rq_complete')])
+  } catch (e) {
+    throw new LoadError(`cannot read the block tracepoints' formats on the target (${(e as Error).message}); does its kernel have CONFIG_BLOCK and tracepoints?`)
+  }
+  try {
+    return {
+      rqDev: fieldOffset(issue, 'dev', [4], 'block:block_rq_issue'),
+      rqSector: fieldOffset(issue, 'sector', [8], 'block:block_rq_issue'),
+      doneDev: fieldOffset(done, 'dev', [4], 'block:block_rq_complete'),
+      doneSector: fieldOffset(done, 'sector', [8], 'block:block_rq_complete'),
+      doneRwbs: fieldOffset(done, 'rwbs', [8, 10], 'block:block_rq_complete'),
+    }
+  } catch (e) {
+    if (e instanceof TracepointFormatError) throw new LoadError(`the target's block tracepoints are not as biolatency expects: ${e.message}`)
+    throw e
+  }
+}
+
+/** biolatency with bcc's text (or JSON) output. */
+export function runBiolatency(client: Client, o: BiolatencyOptions, ctx: RunContext): Promise<BiolatencyResult> {
+  return timeRequests(client, o, ctx, biolatencyOutput(o, ctx))
+}
+
+/** Times block requests and hands each interval's histograms to `sink`. */
+export async function timeRequests(client: Client, o: BiolatencyOptions, ctx: ModelContext, sink: BiolatencySink): Promise<BiolatencyResult> {
+  checkOptions(o)
+  const [offsets, disks] = await Promise.all([recordOffsets(client), o.perDisk || o.disk !== undefined ? readDisks(client) : new Map<number, string>()])
+  let dev: number | undefined
+  if (o.disk !== undefined) {
+    const want = o.disk.replace(/^\/dev\//, '')
+    dev = [...disks].find(([, name]) => name === want)?.[0]
+    if (dev === undefined) throw new LoadError(`the target has no disk '${o.disk}' (it has ${[...disks.values()].sort().join(', ') || 'none'})`)
+  }
+  const c = await startTool(client, {
+    program: 'biolatency',
+    globals: biolatencyGlobals(o, offsets, dev),
+    skip: (p) => p.name === 'block_rq_insert' && !o.queued,
+    machine: ctx.machine,
+    logger: ctx.logger,
+  })
+  const result: BiolatencyResult = {requests: 0}
+  try {
+    ctx.logger?.debug(`timing block requests from ${o.queued ? 'block_rq_insert' : 'block_rq_issue'} to block_rq_complete`)
+    await sink.start?.()
+    ctx.onReady?.()
+    const hists = c.map('hists')
+    const ext = c.map('ext')
+    await everyInterval({intervalSec: o.intervalSec, count: o.count, signal: ctx.signal}, async (last, index) => {
+      // Both maps in one round trip; cleared as bcc clears them each interval.
+      const [entries, extEntries] = await Promise.all([hists.dumpAndClear(), o.extended ? ext.dumpAndClear() : Promise.resolve([])])
+      const hs = histograms(entries, o.perDisk ? 'disk' : o.perFlag ? 'flags' : undefined, disks)
+      const extension: Extension | undefined = o.extended
+        ? {totalNs: extEntries[0]?.value.readBigUInt64LE(0) ?? 0n, count: extEntries[0]?.value.readBigUInt64LE(8) ?? 0n}
+        : undefined
+      for (const h of hs) result.requests += Number(total(h))
+      await sink.interval({index, last, time: new Date(), histograms: hs, extension})
+    })
+    return result
+  } finally {
+    await c.release()
+  }
+}
