@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {execFileSync} from 'node:child_process'
+import {describe, it, test} from 'node:test'
 import {RemoteSpecError} from '../../src/remote/errors.js'
 import {parseRemote} from '../../src/remote/transports/parse.js'
 
@@ -46,4 +47,14 @@ describe('parseRemote', () => {
       )
     }
   })
+})
+
+test('local runs this machine\'s bpfd whatever --arch says', {skip: process.getuid?.() !== 0 ? 'needs root' : undefined}, async () => {
+  const {Client} = await import('../../src/remote/client.js')
+  const client = await Client.connect(parseRemote('local'), {arch: 'aarch64'})
+  try {
+    assert.equal(client.hello.machine, execFileSync('uname', ['-m'], {encoding: 'utf8'}).trim())
+  } finally {
+    await client.close()
+  }
 })

@@ -2,7 +2,7 @@
  * `local`: runs the bundled bpfd for this machine as a child process.
  */
 import {existsSync} from 'node:fs'
-import {bpfdPath, hostArch, toBpfdArch} from '../bpfd-binary.js'
+import {bpfdPath, hostArch} from '../bpfd-binary.js'
 import {PermissionError, TransportError} from '../errors.js'
 import type {Channel, OpenOptions, Transport} from '../transport.js'
 import {spawnChannel} from './child-channel.js'
@@ -18,9 +18,10 @@ export function localTransport(): Transport {
   return {
     description,
     async open(options: OpenOptions = {}): Promise<Channel> {
-      const arch = options.arch === undefined ? hostArch() : toBpfdArch(options.arch)
+      // This machine runs its own architecture's bpfd; --arch only changes what BPF is compiled for.
+      const arch = hostArch()
       if (!arch) {
-        throw new TransportError(description, `${description}: no bpfd build for architecture ${options.arch ?? process.arch}`)
+        throw new TransportError(description, `${description}: no bpfd build for architecture ${process.arch}`)
       }
       const path = bpfdPath(arch)
       if (!existsSync(path)) {
