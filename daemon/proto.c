@@ -387,8 +387,12 @@ static void op_auth(struct conn *c, struct req *r)
 	r_end(c);
 }
 
+/* Everything is freed before the reply, so a host that sees the reply may
+ * drop the connection at once: some byte streams (a qemu chardev) never
+ * report the end of the bpfd behind them. */
 static void op_quit(struct conn *c, struct req *r)
 {
+	h_close_all(c);
 	r_ok(c, r->id);
 	r_end(c);
 	c->done = 1;

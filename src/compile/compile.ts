@@ -9,7 +9,7 @@ import {basename, dirname, join, resolve} from 'node:path';
 import {isBpfArch, type BpfArch} from './arch.js';
 import {CompileError, type Diagnostic} from './errors.js';
 import {scanIncludes} from './includes.js';
-import {clangVersion, findClang, multiarchIncludeDir, runTool} from './toolchain.js';
+import {archIncludeDir, clangVersion, findClang, runTool} from './toolchain.js';
 
 /** Inline source code instead of a file. */
 export interface InlineSource {
@@ -149,7 +149,7 @@ export async function compileBpf(options: CompileOptions): Promise<CompileResult
   }
 
   // The flags (everything but input and output).
-  const multiarch = await multiarchIncludeDir(env, cacheDir);
+  const multiarch = archIncludeDir(options.arch);
   const includeDirs = (options.includeDirs ?? []).map((d) => resolve(d));
   const flags = [
     '-target', 'bpf', '-O2', '-g', `-D__TARGET_ARCH_${options.arch}`,

@@ -1,10 +1,12 @@
-// Finding clang and gcc without running them, and remembering what running
-// them once said (clang --version, gcc -dumpmachine) keyed by the binary's
+// Finding clang without running it, and remembering what running it once
+// said (clang --version) keyed by the binary's
 // path, size and mtime, so a cache hit starts no process at all.
 
 import {execFile} from 'node:child_process';
 import {accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs';
 import {delimiter, join} from 'node:path';
+import type {BpfArch} from './arch.js';
+import {CompileError} from './errors.js';
 
 /** Absolute path of an executable: `name` itself if it has a slash, else the first match on PATH. */
 export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -107,31 +109,27 @@ export async function clangVersion(clang: string, cacheDir: string): Promise<str
   return out.split('\n')[0]!.trim();
 }
 
-const GUESS_BY_NODE_ARCH: Readonly<Record<string, string>> = {
-  x64: 'x86_64-linux-gnu',
-  arm64: 'aarch64-linux-gnu',
-  arm: 'arm-linux-gnueabihf',
-  riscv64: 'riscv64-linux-gnu',
-  s390x: 's390x-linux-gnu',
-  ppc64: 'powerpc64le-linux-gnu',
+/** Debian's multiarch triple and architecture name for each BPF target architecture. */
+const TRIPLES: Readonly<Record<BpfArch, {triple: string; debian: string}>> = {
+  x86: {triple: 'x86_64-linux-gnu', debian: 'amd64'},
+  arm64: {triple: 'aarch64-linux-gnu', debian: 'arm64'},
+  arm: {triple: 'arm-linux-gnueabihf', debian: 'armhf'},
+  riscv: {triple: 'riscv64-linux-gnu', debian: 'riscv64'},
+  s390: {triple: 's390x-linux-gnu', debian: 's390x'},
+  powerpc: {triple: 'powerpc64le-linux-gnu', debian: 'ppc64el'},
 };
 
 /**
- * The multiarch include directory holding `asm/types.h`
- * (`/usr/include/$(gcc -dumpmachine)`), falling back to the host's usual
- * triple and then to x86_64-linux-gnu.
+ * The directory holding the target architecture's `asm/*.h` (bpf_tracing.h
+ * reads `struct user_pt_regs` from arm64's): the native multiarch directory
+ * when the target is this machine's kind, else Debian's cross headers.
  */
-export async function multiarchIncludeDir(env: NodeJS.ProcessEnv, cacheDir: string): Promise<string> {
-  const gcc = findExecutable('gcc', env);
-  if (gcc) {
-    try {
-      const triple = await cachedToolOutput(gcc, ['-dumpmachine'], cacheDir);
-      if (triple && existsSync(join('/usr/include', triple))) return join('/usr/include', triple);
-    } catch {
-      // fall through to a guess
-    }
+export function archIncludeDir(arch: BpfArch): string {
+  const {triple, debian} = TRIPLES[arch];
+  for (const dir of [join('/usr/include', triple), join('/usr', triple, 'include')]) {
+    if (existsSync(join(dir, 'asm'))) return dir;
   }
-  const guess = GUESS_BY_NODE_ARCH[process.arch];
-  if (guess && existsSync(join('/usr/include', guess))) return join('/usr/include', guess);
-  return '/usr/include/x86_64-linux-gnu';
+  throw new CompileError('headers-missing',
+    `no kernel headers for ${arch} targets: install the Debian package 'linux-libc-dev-${debian}-cross' (or linux-libc-dev on a ${debian} machine)`,
+    {package: `linux-libc-dev-${debian}-cross`});
 }

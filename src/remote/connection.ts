@@ -48,6 +48,9 @@ const MAX_REQUEST_LINE = 64 * 1024 * 1024
 /** Writes larger than this are split so no single string gets huge. */
 const MAX_WRITE_CHARS = 16 * 1024 * 1024
 
+/** How long the stream may take to end after bpfd answered quit. */
+const QUIT_GRACE_MS = 200
+
 export class Connection {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
@@ -154,8 +157,13 @@ export class Connection {
         timer = setTimeout(() => resolve(true), this.closeTimeoutMs)
       })
       const done = (async () => {
-        await quit
-        // Let bpfd end the stream itself; then wait for a child process to exit.
+        // bpfd answers quit only once it has freed everything, so after the
+        // reply the end of the stream is a courtesy: wait for it briefly
+        // (a child process to exit), not for the full timeout.
+        if ((await quit) !== undefined) {
+          const ended = Promise.all([this.readableEnded, this.channel.endReason()]).then(() => false)
+          return Promise.race([ended, new Promise<boolean>((resolve) => setTimeout(() => resolve(true), QUIT_GRACE_MS))])
+        }
         await this.readableEnded
         await this.channel.endReason()
         return false

@@ -148,3 +148,25 @@ describe('compileBpf', () => {
     assert.equal(parseObject(r.object).programs[0]!.name, 'x');
   });
 });
+
+describe('compiling for another architecture', () => {
+  it("reads a kprobe's arguments through the target architecture's pt_regs", {skip: skipClang}, async () => {
+    // bpf_tracing.h needs arm64's struct user_pt_regs: the host's x86 headers do not have it.
+    const code = [
+      '#include <linux/bpf.h>',
+      '#include <linux/ptrace.h>',
+      '#include <bpf/bpf_helpers.h>',
+      '#include <bpf/bpf_tracing.h>',
+      'long seen;',
+      'SEC("kprobe/do_sys_openat2")',
+      'int BPF_KPROBE(probe, int dfd) { seen = dfd; return 0; }',
+      'char LICENSE[] SEC("license") = "GPL";',
+    ].join('\n');
+    const cacheDir = tmp('cross');
+    const x86 = await compileBpf({source: {code, name: 'kp.bpf.c'}, arch: 'x86', cacheDir});
+    const arm64 = await compileBpf({source: {code, name: 'kp.bpf.c'}, arch: 'arm64', cacheDir});
+    // The first argument is at a different offset in each architecture's pt_regs.
+    const firstLoad = (obj: Buffer) => parseObject(obj).programs[0]!.insns.subarray(0, 8).toString('hex');
+    assert.notEqual(firstLoad(x86.object), firstLoad(arm64.object));
+  });
+});
