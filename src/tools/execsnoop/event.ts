@@ -39,7 +39,9 @@ export function decodeExecEvent(buf: Buffer): ExecEvent {
   const argsLen = buf.readUInt16LE(f.args_len[0])
   checkSize(EXEC_EVENT, buf, filenameLen + argsLen)
   const start = EXEC_EVENT.headerSize + filenameLen
-  const args = argsLen === 0 ? [] : buf.toString('utf8', start, start + argsLen).replace(/\0+$/, '').split('\0')
+  // Each argument ends in a NUL; dropping only the last one keeps empty arguments at the end.
+  const text = buf.toString('utf8', start, start + argsLen)
+  const args = argsLen === 0 ? [] : (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0')
   return {
     tsNs: buf.readBigUInt64LE(f.ts_ns[0]),
     pid: buf.readUInt32LE(f.pid[0]),

@@ -24,7 +24,8 @@ export function execsnoopWants(e: ExecEvent, o: ExecsnoopOptions): boolean {
 export function execsnoopArgs(e: ExecEvent, o: ExecsnoopOptions): string[] {
   let words = e.argv.slice(0, o.maxArgs)
   if (o.quote) words = words.map((w) => `"${w.replace(/"/g, '\\"')}"`)
-  if (e.argv.length > o.maxArgs || e.truncated) words.push('...')
+  // bcc sends the ellipsis as one more argument, so -q quotes it too.
+  if (e.argv.length > o.maxArgs || e.truncated) words.push(o.quote ? '"..."' : '...')
   return words
 }
 

@@ -27,10 +27,12 @@ export async function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: Eve
       write: ctx.write,
       render: (records) => {
         let out = ''
+        // One clock reading per batch: its records arrived together.
+        let lc: LineContext | undefined
         for (const r of records) {
           const e = decodeExecEvent(r)
           if (!execsnoopWants(e, o)) continue
-          const lc: LineContext = {elapsedSec: Number(process.hrtime.bigint() - started) / 1e9, now: new Date()}
+          lc ??= {elapsedSec: Number(process.hrtime.bigint() - started) / 1e9, now: new Date()}
           out += (ctx.json ? JSON.stringify(execsnoopJson(e, lc)) : execsnoopLine(e, o, lc)) + '\n'
         }
         return out

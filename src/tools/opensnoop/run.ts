@@ -55,7 +55,9 @@ export async function runOpensnoop(client: Client, o: OpensnoopOptions, ctx: Run
           const e = decodeOpenEvent(r)
           if (o.name !== undefined && !e.comm.includes(o.name)) continue
           firstUs ??= e.tsNs / 1000n
-          const lc: LineContext = {firstUs, arch, path: await path(e)}
+          // Only -F waits for the target; awaiting every path would cost a microtask per event.
+          const p = path(e)
+          const lc: LineContext = {firstUs, arch, path: typeof p === 'string' ? p : await p}
           out += (ctx.json ? JSON.stringify(opensnoopJson(e, lc)) : opensnoopLine(e, o, lc)) + '\n'
         }
         return out

@@ -1,0 +1,165 @@
+// biolatency against this machine's disk through a real bpfd: direct
+// (O_DIRECT) writes and reads of a file give block requests the histogram
+// must count; a tracefs instance counts the completions the block
+// tracepoints saw independently, over a window enclosing the tool's.
+import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {promisify} from 'node:util'
+import {after, before, describe, it} from 'node:test'
+import {BPFTOOLS, toolsUnavailable} from './helpers/programs.js'
+import {ToolProcess} from './helpers/tool-process.js'
+
+const run = promisify(execFile)
+const TRACEFS = '/sys/kernel/tracing'
+const BLOCKS = 40
+
+/** The disk holding the temporary directory, and its kernel dev_t as the tracepoints record it. */
+function diskOf(dir: string): {name: string; dev: number} | undefined {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+  // The longest mount point containing dir.
+  const m = mounts.filter((f) => f[4] && (dir + '/').startsWith(f[4] === '/' ? '/' : f[4] + '/')).sort((a, b) => b[4]!.length - a[4]!.length)[0]
+  const source = m?.[m.indexOf('-') + 2]
+  if (!source?.startsWith('/dev/')) return undefined
+  const name = source.slice(5)
+  if (!existsSync(`/sys/block/${name}/dev`)) return undefined // a partition or a mapper device: keep it simple
+  const [major, minor] = readFileSync(`/sys/block/${name}/dev`, 'utf8').trim().split(':').map(Number)
+  return {name, dev: ((major! << 20) | minor!) >>> 0}
+}
+
+/** Counts block_rq_complete events of one disk in a tracefs instance of its own. */
+class CompletionCounter {
+  private readonly dir = join(TRACEFS, 'instances', `bpftools-test-${process.pid}`)
+  private readonly event = join(this.dir, 'events', 'block', 'block_rq_complete')
+
+  start(dev: number): void {
+    mkdirSync(this.dir)
+    writeFileSync(join(this.dir, 'buffer_size_kb'), '4096')
+    writeFileSync(join(this.event, 'filter'), `dev == ${dev}`)
+    writeFileSync(join(this.event, 'enable'), '1')
+  }
+
+  stop(): number {
+    writeFileSync(join(this.event, 'enable'), '0')
+    const text = readFileSync(join(this.dir, 'trace'), 'utf8')
+    return text.split('\n').filter((l) => l.includes('block_rq_complete:')).length
+  }
+
+  remove(): void {
+    if (!existsSync(this.dir)) return
+    try {
+      writeFileSync(join(this.event, 'enable'), '0')
+    } catch {}
+    rmdirSync(this.dir)
+  }
+}
+
+/** bcc's histogram text → bucket counts by section (`` for none). */
+function parseHistograms(text: string): Map<string, {low: number; high: number; count: number}[]> {
+  const out = new Map<string, {low: number; high: number; count: number}[]>()
+  let section = ''
+  for (const line of text.split('\n')) {
+    const s = /^(disk|flags) = (.+)$/.exec(line)
+    if (s) section = s[2]!
+    const b = /^ +(\d+) -> (\d+) +: (\d+) +\|[* +]*\|$/.exec(line)
+    if (b) {
+      if (!out.has(section)) out.set(section, [])
+      out.get(section)!.push({low: Number(b[1]), high: Number(b[2]), count: Number(b[3])})
+    }
+  }
+  return out
+}
+
+const sum = (xs: {count: number}[]) => xs.reduce((a, x) => a + x.count, 0)
+
+describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TRACEFS + '/events/block') ? false : 'no block tracepoints')}, () => {
+  let dir: string
+  let file: string
+  let disk: {name: string; dev: number} | undefined
+  const counter = new CompletionCounter()
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bpftools-biolatency-'))
+    file = join(dir, 'data')
+    disk = diskOf(dir)
+    // Allocated and on disk before the trace, so the direct writes below are plain overwrites.
+    await run('dd', ['if=/dev/zero', `of=${file}`, 'bs=4096', `count=${BLOCKS}`, 'conv=fsync'])
+  })
+
+  after(() => {
+    counter.remove()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  /** BLOCKS direct writes then BLOCKS direct reads, one request each at least. */
+  async function directIo(): Promise<number> {
+    await run('dd', ['if=/dev/zero', `of=${file}`, 'bs=4096', `count=${BLOCKS}`, 'oflag=direct', 'conv=notrunc'])
+    await run('dd', [`if=${file}`, 'of=/dev/null', 'bs=4096', `count=${BLOCKS}`, 'iflag=direct'])
+    return 2 * BLOCKS
+  }
+
+  it('-D: the disk\'s histogram counts every request, and no more than the tracepoints saw', async (t) => {
+    if (!disk) return t.skip(`${dir} is not on a whole disk`)
+    counter.start(disk.dev)
+    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-D'], {label: 'biolatency'})
+    let ios = 0
+    try {
+      assert.equal(tool.header, 'Tracing block device I/O... Hit Ctrl-C to end.')
+      ios = await directIo()
+    } finally {
+      await tool.stop()
+    }
+    const seen = counter.stop()
+    const hists = parseHistograms(tool.stdout)
+    assert.ok(tool.stdout.includes(`\n\ndisk = ${disk.name}\n     usecs               : count     distribution\n`), tool.report())
+    const total = sum(hists.get(disk.name) ?? [])
+    assert.ok(total >= ios, `${total} requests in the histogram, ${ios} made\n${tool.report()}`)
+    t.diagnostic(`${ios} requests made, ${total} in the histogram, ${seen} completions seen`)
+    assert.ok(total <= seen, `${total} requests in the histogram, ${seen} completions seen by the tracepoints\n${tool.report()}`)
+  })
+
+  it('-j -m -d DISK: JSON lines with the same buckets, in milliseconds', async (t) => {
+    if (!disk) return t.skip(`${dir} is not on a whole disk`)
+    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '--verbose', '-j', '-m', '-d', disk.name], {label: 'biolatency', ready: /timing block requests from/})
+    let ios = 0
+    try {
+      ios = await directIo()
+    } finally {
+      await tool.stop()
+    }
+    const lines = tool.stdout.trim().split('\n')
+    assert.equal(lines.length, 1, tool.report())
+    const j = JSON.parse(lines[0]!) as {ts: string; val_type: string; data: {'interval-start': number; 'interval-end': number; count: number}[]}
+    assert.equal(j.val_type, 'msecs')
+    assert.match(j.ts, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+    assert.deepEqual(j.data[0] && [j.data[0]['interval-start'], j.data[0]['interval-end']], [0, 1])
+    j.data.forEach((b, i) => assert.equal(b['interval-end'], 2 ** (i + 1) - 1))
+    assert.ok(sum(j.data) >= ios, tool.report())
+  })
+
+  it('-F -Q -e with an interval and count: per-flag histograms and the average', async () => {
+    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-F', '-Q', '-e', '-T', '3', '1'], {label: 'biolatency'})
+    let ios = 0
+    try {
+      ios = await directIo()
+      await tool.waitFor(() => tool.stdout.includes('avg = '), 'the -e line', 10_000)
+    } finally {
+      await tool.stop()
+    }
+    assert.equal((await tool.exited).code, 0, tool.report())
+    assert.match(tool.stdout, /^Tracing block device I\/O\.\.\. Hit Ctrl-C to end\.\n\n\d\d:\d\d:\d\d\n\nflags = /, tool.report())
+    const hists = parseHistograms(tool.stdout)
+    const writes = [...hists].filter(([f]) => /(^|-)Write$/.test(f)).flatMap(([, b]) => b)
+    const reads = [...hists].filter(([f]) => /(^|-)Read$/.test(f)).flatMap(([, b]) => b)
+    assert.ok(sum(writes) >= BLOCKS && sum(reads) >= BLOCKS, tool.report())
+    const e = /\navg = (\d+) usecs, total: (\d+) usecs, count: (\d+)\n\n/.exec(tool.stdout)
+    assert.ok(e, tool.report())
+    const all = [...hists.values()].flat()
+    assert.equal(Number(e[3]), sum(all), 'the count of -e is the histograms\' total')
+    assert.ok(Number(e[3]) >= ios)
+    // Both truncated from the exact total, as bcc's %ld does.
+    assert.ok(Math.abs(Number(e[1]) - Number(e[2]) / Number(e[3])) <= 1, 'avg is total / count')
+  })
+})
