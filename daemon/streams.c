@@ -398,6 +398,8 @@ static void pipe_drain(struct conn *c, struct stream *s)
 			if ((size_t)got == room) s->pending = 1;
 		}
 	}
+	/* No buffer yet (its first allocation failed): nothing to split. */
+	if (!s->part.p) return;
 	size_t st = 0;
 	for (;;) {
 		uint8_t *nl = memchr(s->part.p + st, '\n', s->part.len - st);

@@ -49,6 +49,9 @@ export interface Hello {
   readonly features: Features
 }
 
+/** Far above any kernel's NR_CPUS; a bound so a broken peer cannot make the host loop or allocate without end. */
+const MAX_CPU_ID = 65535
+
 /** Expands the kernel's CPU list syntax (`0-3,6`) into ids; returns a reason on bad syntax. */
 export function parseCpuList(text: string): number[] | string {
   const cpus: number[] = []
@@ -58,7 +61,8 @@ export function parseCpuList(text: string): number[] | string {
     if (!m) return `'${part}' is not a CPU or CPU range`
     const first = Number(m[1])
     const last = m[2] === undefined ? first : Number(m[2])
-    if (last < first || last - first > 1 << 16) return `'${part}' is not a valid range`
+    if (last < first || last > MAX_CPU_ID) return `'${part}' is not a valid range (CPU ids go up to ${MAX_CPU_ID})`
+    if (cpus.length + last - first + 1 > MAX_CPU_ID + 1) return `'${text}' names more CPUs than a kernel can have`
     for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu)
   }
   return cpus
