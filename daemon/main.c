@@ -156,6 +156,19 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* After a drain that produced events, streams are left alone this long so the
+ * next frame carries a batch: under a storm the kernel wakes us for nearly
+ * every record, and a frame per record costs both ends far more than the
+ * wait. A lone event after a quiet spell still goes out at once. */
+#define STREAM_HOLDOFF_NS 1000000LL
+
 /* Serve one connection until it ends, then free everything it owned. */
 static void serve(int in_fd, int out_fd, const char *token)
 {
@@ -169,6 +182,7 @@ static void serve(int in_fd, int out_fd, const char *token)
 	struct stream **ps = NULL;
 	int npfd = 0;
 	long started = now_ms();
+	long long holdoff = 0;
 
 	while (!c.done && !g_stop) {
 		int n = 0, pending = 0;
@@ -199,7 +213,18 @@ static void serve(int in_fd, int out_fd, const char *token)
 			if (left <= 0) break;
 			timeout = (int)left;
 		}
-		int rc = poll(pfd, (nfds_t)n, timeout);
+		/* During a hold-off only the host is listened to, until it ends. */
+		int npoll = n;
+		long long wait_ns = -1;
+		long long left = holdoff - now_ns();
+		if (left > 0 && !pending) {
+			npoll = first_stream;
+			for (int i = first_stream; i < n; i++) pfd[i].revents = 0;
+			wait_ns = left;
+		}
+		if (timeout >= 0 && (wait_ns < 0 || (long long)timeout * 1000000LL < wait_ns)) wait_ns = (long long)timeout * 1000000LL;
+		struct timespec ts = { .tv_sec = wait_ns / 1000000000LL, .tv_nsec = wait_ns % 1000000000LL };
+		int rc = ppoll(pfd, (nfds_t)npoll, wait_ns < 0 ? NULL : &ts, NULL);
 		if (rc < 0) {
 			if (errno == EINTR) continue;
 			break;
@@ -217,12 +242,18 @@ static void serve(int in_fd, int out_fd, const char *token)
 		}
 		if (out_fd != in_fd && (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL))) c.done = 1;
 		/* Streams closed by a request above are no longer in the table. */
+		size_t before = c.out.len;
+		int drained = 0;
 		for (int i = first_stream; i < n && !c.done; i++) {
 			struct handle *h = h_get(&c, pfd[i].fd);
 			if (!h || h->kind != H_STREAM || h->stream != ps[i]) continue;
 			int readable = (pfd[i].revents & POLLIN) != 0;
-			if (readable || stream_pending(ps[i])) stream_drain(&c, ps[i], readable);
+			if (readable || stream_pending(ps[i])) {
+				stream_drain(&c, ps[i], readable);
+				drained = 1;
+			}
 		}
+		if (drained && c.out.len != before) holdoff = now_ns() + STREAM_HOLDOFF_NS;
 		conn_flush(&c);
 	}
 	conn_flush(&c);
