@@ -61,6 +61,14 @@ export class Collection {
     this.extraHandles.push(handle)
   }
 
+  /** Closes one handle the collection owns now, so release() does not close it again. */
+  async closeOwned(handle: number): Promise<void> {
+    const i = this.extraHandles.indexOf(handle)
+    if (i < 0) return
+    this.extraHandles.splice(i, 1)
+    await this.client.closeHandle(handle).catch(() => undefined)
+  }
+
   /** Frees every map, program and attachment on the target (pipelined). */
   async release(): Promise<void> {
     if (this.closed) return

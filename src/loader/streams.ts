@@ -37,6 +37,6 @@ function stream(c: Collection, handle: number): EventStream {
   return {
     handle,
     [Symbol.asyncIterator]: () => events[Symbol.asyncIterator](),
-    close: () => c.client.closeHandle(handle).catch(() => undefined),
+    close: () => c.closeOwned(handle),
   }
 }
