@@ -126,10 +126,9 @@ SEC("tracepoint/sched/sched_process_exec")
 int process_exec(struct process_exec_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	unsigned long arg_start, arg_end, argv0;
+	unsigned long arg_start, arg_end;
 	struct exec_event *e;
 	__u64 off, len;
-	long n;
 
 	if (!wanted())
 		return 0;
@@ -139,17 +138,16 @@ int process_exec(struct process_exec_args *ctx)
 	off = put_filename(e, (const char *)ctx + (ctx->filename_loc & 0xffff), 0);
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);
-	/* Skip argv[0]: the file name stands in its place, as bcc prints it. */
-	n = bpf_probe_read_user_str(&e->data[off & (EXECSNOOP_FILENAME_MAX - 1)], EXECSNOOP_ARG_MAX, (void *)arg_start);
-	argv0 = n > 0 ? n : 0;
-	if (arg_start + argv0 >= arg_end)
+	/* All of argv, argv[0] included: for a script the kernel put the
+	 * interpreter and the script's path in front, which the host drops. */
+	if (arg_start >= arg_end)
 		goto out;
-	len = arg_end - arg_start - argv0;
+	len = arg_end - arg_start;
 	if (len > EXECSNOOP_ARGS_MAX) {
 		len = EXECSNOOP_ARGS_MAX;
 		e->args_truncated = 1;
 	}
-	if (bpf_probe_read_user(&e->data[off & (EXECSNOOP_FILENAME_MAX - 1)], len, (void *)(arg_start + argv0)) == 0)
+	if (bpf_probe_read_user(&e->data[off & (EXECSNOOP_FILENAME_MAX - 1)], len, (void *)arg_start) == 0)
 		e->args_len = len;
 out:
 	send(e);
@@ -173,7 +171,7 @@ static __always_inline int exit_exec(struct syscall_exit_args *ctx)
 		goto out;
 	start_off = put_filename(e, p->filename, 1);
 	off = start_off;
-	for (int i = 1; i < EXECSNOOP_FAILED_ARGS; i++) {
+	for (int i = 0; i < EXECSNOOP_FAILED_ARGS; i++) {
 		const char *arg = 0;
 		long n;
 

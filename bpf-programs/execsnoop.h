@@ -1,7 +1,7 @@
 /* The record execsnoop.bpf.c sends for each exec, read by
  * src/tools/execsnoop/event.ts. The fixed part is followed by data: the
- * executed file's name (filename_len bytes), then the argument strings after
- * argv[0], NUL-separated (args_len bytes), each at its real length. */
+ * executed file's name (filename_len bytes), then the argument strings from
+ * argv[0] on, NUL-separated (args_len bytes), each at its real length. */
 #ifndef BPFTOOLS_EXECSNOOP_H
 #define BPFTOOLS_EXECSNOOP_H
 

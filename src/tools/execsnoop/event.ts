@@ -41,7 +41,8 @@ export function decodeExecEvent(buf: Buffer): ExecEvent {
   const start = EXEC_EVENT.headerSize + filenameLen
   // Each argument ends in a NUL; dropping only the last one keeps empty arguments at the end.
   const text = buf.toString('utf8', start, start + argsLen)
-  const args = argsLen === 0 ? [] : (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0')
+  const all = argsLen === 0 ? [] : (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0')
+  const filename = buf.toString('utf8', EXEC_EVENT.headerSize, start)
   return {
     tsNs: buf.readBigUInt64LE(f.ts_ns[0]),
     pid: buf.readUInt32LE(f.pid[0]),
@@ -49,7 +50,20 @@ export function decodeExecEvent(buf: Buffer): ExecEvent {
     uid: buf.readUInt32LE(f.uid[0]),
     ret: buf.readInt32LE(f.ret[0]),
     comm: cString(buf, f.comm[0], f.comm[1].chars),
-    argv: [buf.toString('utf8', EXEC_EVENT.headerSize, start), ...args],
+    argv: [filename, ...argsAfterProgram(all, filename)],
     truncated: buf.readUInt16LE(f.args_truncated[0]) !== 0,
   }
+}
+
+/**
+ * The arguments after the program, as bcc prints them: argv[1...]. For a
+ * script the kernel rewrote argv to `interpreter [interpreter-arg] script
+ * args...`; the script's path stands where the caller's argv[0] was.
+ */
+export function argsAfterProgram(argv: readonly string[], filename: string): string[] {
+  if (argv[0]?.startsWith('/')) {
+    if (argv[1] === filename) return argv.slice(2)
+    if (argv[2] === filename) return argv.slice(3)
+  }
+  return argv.slice(1)
 }
