@@ -8,7 +8,7 @@ import {
   sanitizeBtf, type Btf, type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../object/index.js'
 import type {Client} from '../remote/client.js'
-import {BpfdError} from '../remote/errors.js'
+import {BpfdError, PermissionError} from '../remote/errors.js'
 import type {Logger} from '../remote/transport.js'
 import {LoadError, VerifierError, verifierComplaint} from './errors.js'
 import {kernelBtf} from './kernel-btf.js'
@@ -101,6 +101,7 @@ export async function loadCollection(client: Client, spec: ObjectSpec, options: 
       btfHandle = await client.btfLoad(raw)
     } catch (e) {
       if (!(e instanceof BpfdError)) throw e
+      if (e.errname === 'EPERM') throw privilegeError(client, 'loading BTF')
       // As libbpf does: go on without BTF, losing only source lines in verifier logs.
       log?.info(`the target kernel refused the program's BTF (${e.errname}); loading without it`)
       log?.debug(e.log ?? '')
@@ -159,6 +160,17 @@ function sized(m: MapSpec, ncpus: number): MapSpec {
   return m
 }
 
+/** EPERM from bpf(2): say whether bpfd lacks root or the kernel refuses even root. */
+function privilegeError(client: Client, what: string): PermissionError {
+  const uid = client.hello.uid
+  return new PermissionError(
+    client.transport,
+    uid === 0
+      ? `${what} was refused (EPERM) although bpfd runs as root: the kernel's lockdown or a security module forbids it`
+      : `${what} was refused (EPERM): bpfd runs as uid ${uid} on the target, and BPF needs root (or CAP_BPF with CAP_PERFMON)`,
+  )
+}
+
 async function createMap(client: Client, m: MapSpec, btf: number | undefined): Promise<number> {
   const base = {type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: objectName(m.name)}
   const withBtf = btf !== undefined && m.btfValueTypeId !== undefined
@@ -166,6 +178,7 @@ async function createMap(client: Client, m: MapSpec, btf: number | undefined): P
     return await client.mapCreate(withBtf ? {...base, btf: {handle: btf, keyTypeId: m.btfKeyTypeId ?? 0, valueTypeId: m.btfValueTypeId!}} : base)
   } catch (e) {
     if (withBtf && e instanceof BpfdError && e.errname === 'EINVAL') return client.mapCreate(base)
+    if (e instanceof BpfdError && e.errname === 'EPERM') throw privilegeError(client, `creating map '${m.name}'`)
     if (e instanceof BpfdError) {
       const type = enumName(MapType, m.type)
       throw new LoadError(`cannot create map '${m.name}' (${type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries) on the target: ${e.detail} (${e.errname})`)
