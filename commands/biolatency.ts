@@ -54,9 +54,19 @@ export default class Biolatency extends BaseCommand<typeof Biolatency> {
       extended: f.extension,
       disk: f.disk,
     }
+    if (f.dashboard) {
+      const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
+      const refusal = dashboardRefusal()
+      if (refusal) this.error(refusal, {exit: 2})
+    }
     try {
       checkOptions(options)
       const client = await this.connect()
+      if (f.dashboard) {
+        const {biolatencyDashboard} = await import('../src/dashboard/biolatency.js')
+        await biolatencyDashboard(client, options, {title: [this.id, ...this.argv].join(' '), machine: f.arch, verbose: f.verbose})
+        return
+      }
       await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, async (ctx) => {
         const r = await runBiolatency(client, options, ctx)
         return {records: r.requests, lost: 0}

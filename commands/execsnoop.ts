@@ -51,8 +51,18 @@ export default class Execsnoop extends BaseCommand<typeof Execsnoop> {
       maxArgs: f['max-args'],
       ppid: f.ppid,
     }
-    const [{runExecsnoop}, {runEventTool}] = await Promise.all([import('../src/tools/execsnoop/run.js'), import('../src/cli/run-events.js')])
+    if (f.dashboard) {
+      const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
+      const refusal = dashboardRefusal()
+      if (refusal) this.error(refusal, {exit: 2})
+    }
     const client = await this.connect()
+    if (f.dashboard) {
+      const {execsnoopDashboard} = await import('../src/dashboard/execsnoop.js')
+      await execsnoopDashboard(client, options, {title: [this.id, ...this.argv].join(' '), machine: f.arch, verbose: f.verbose, durationSec: f.duration})
+      return
+    }
+    const [{runExecsnoop}, {runEventTool}] = await Promise.all([import('../src/tools/execsnoop/run.js'), import('../src/cli/run-events.js')])
     await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, (ctx) => runExecsnoop(client, options, {...ctx, durationSec: f.duration}))
   }
 }

@@ -73,10 +73,20 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
       svg: f.svg,
       maxStacks: f['max-stacks'],
     }
+    if (f.dashboard) {
+      const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
+      const refusal = dashboardRefusal()
+      if (refusal) this.error(refusal, {exit: 2})
+    }
     try {
       // A bad pattern is reported before the target is reached.
       stackChoice(options, parsePattern(options.pattern))
       const client = await this.connect()
+      if (f.dashboard) {
+        const {stackcountDashboard} = await import('../src/dashboard/stackcount.js')
+        await stackcountDashboard(client, options, {title: [this.id, ...this.argv].join(' '), machine: f.arch, verbose: f.verbose})
+        return
+      }
       await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, async (ctx) => {
         const r = await runStackcount(client, options, ctx)
         return {records: r.events, lost: 0}

@@ -25,6 +25,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     json: Flags.boolean({summary: 'Print JSON instead of text.', helpGroup: 'GLOBAL'}),
+    dashboard: Flags.boolean({summary: 'Show a live terminal dashboard instead of text.', exclusive: ['json'], helpGroup: 'GLOBAL'}),
     verbose: Flags.boolean({summary: 'Report what happens on the way (uploads, round trips, full verifier logs).', helpGroup: 'GLOBAL'}),
     arch: Flags.string({
       summary: 'Target architecture (x86_64, aarch64), instead of what the target reports.',

@@ -3,12 +3,36 @@ import type {Client} from '../../remote/client.js'
 import {openEvents} from '../../loader/streams.js'
 import {startTool} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
-import type {EventRunContext} from '../../cli/run-events.js'
+import type {Logger} from '../../remote/transport.js'
 import {decodeExecEvent} from './event.js'
-import {execsnoopHeader, execsnoopJson, execsnoopLine, execsnoopWants, type LineContext} from './format.js'
+import {execsnoopWants, type LineContext} from './format.js'
 import {execsnoopGlobals, type ExecsnoopOptions} from './options.js'
+import {execsnoopOutput, type ExecRecord, type ExecsnoopSink} from './sink.js'
 
-export async function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: EventRunContext & {durationSec?: number}): Promise<PumpResult> {
+/** What the model needs from whoever runs it, whatever shows the events. */
+export type ModelContext = {
+  machine?: string
+  logger?: Logger
+  signal?: AbortSignal
+  /** Seconds to trace; until the signal without it. */
+  durationSec?: number
+  /** Called once the programs are attached and events flow. */
+  onReady?(): void
+}
+
+/** The text or NDJSON output. */
+export type RunContext = ModelContext & {
+  json: boolean
+  write(text: string): void | Promise<void>
+}
+
+/** execsnoop with bcc's text (or NDJSON) output. */
+export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContext): Promise<PumpResult> {
+  return traceExecs(client, o, ctx, execsnoopOutput(o, ctx))
+}
+
+/** Traces execs and hands each batch of decoded events that pass the filters to `sink`. */
+export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: ModelContext, sink: ExecsnoopSink): Promise<PumpResult> {
   const c = await startTool(client, {
     program: 'execsnoop',
     globals: execsnoopGlobals(o),
@@ -20,22 +44,25 @@ export async function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: Eve
   try {
     const stream = await openEvents(c, 'events')
     const started = process.hrtime.bigint()
-    if (!ctx.json) await ctx.write(execsnoopHeader(o) + '\n')
+    await sink.start?.()
+    ctx.onReady?.()
     const result = await pumpEvents(stream, {
       durationSec: ctx.durationSec,
       signal: ctx.signal,
-      write: ctx.write,
-      render: (records) => {
-        let out = ''
+      // The sink does the writing.
+      write: () => undefined,
+      render: async (records) => {
+        const batch: ExecRecord[] = []
         // One clock reading per batch: its records arrived together.
         let lc: LineContext | undefined
         for (const r of records) {
           const e = decodeExecEvent(r)
           if (!execsnoopWants(e, o)) continue
           lc ??= {elapsedSec: Number(process.hrtime.bigint() - started) / 1e9, now: new Date()}
-          out += (ctx.json ? JSON.stringify(execsnoopJson(e, lc)) : execsnoopLine(e, o, lc)) + '\n'
+          batch.push({event: e, line: lc})
         }
-        return out
+        if (batch.length) await sink.events(batch)
+        return ''
       },
     })
     const dropped = (await c.readGlobal('lost_events').catch(() => undefined))?.readBigUInt64LE(0) ?? 0n

@@ -6,17 +6,22 @@ import {startTool, targetArch} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
 import {openEvents} from '../../loader/streams.js'
 import {decodeOpenEvent, type OpenEvent} from './event.js'
-import {opensnoopHeader, opensnoopJson, opensnoopLine, type LineContext} from './format.js'
 import {opensnoopGlobals, type OpensnoopOptions} from './options.js'
+import {opensnoopOutput, type OpenRecord, type OpensnoopSink} from './sink.js'
 
-export type RunContext = {
-  json: boolean
+/** What the model needs from whoever runs it, whatever shows the events. */
+export type ModelContext = {
   machine?: string
   logger?: Logger
   signal?: AbortSignal
-  write(text: string): void | Promise<void>
   /** Called once the programs are attached and events flow. */
   onReady?(): void
+}
+
+/** The text or NDJSON output. */
+export type RunContext = ModelContext & {
+  json: boolean
+  write(text: string): void | Promise<void>
 }
 
 /** Resolves the path to print for an event: as given, or absolute with -F. */
@@ -25,7 +30,13 @@ export function pathResolver(o: OpensnoopOptions, procs: Processes): (e: OpenEve
   return (e) => (e.path.startsWith('/') ? e.path : procs.absolutePath(e.pid, e.dfd, e.path))
 }
 
-export async function runOpensnoop(client: Client, o: OpensnoopOptions, ctx: RunContext): Promise<PumpResult> {
+/** opensnoop with bcc's text (or NDJSON) output. */
+export function runOpensnoop(client: Client, o: OpensnoopOptions, ctx: RunContext): Promise<PumpResult> {
+  return traceOpens(client, o, ctx, opensnoopOutput(o, ctx))
+}
+
+/** Traces opens and hands each batch of decoded events that pass the filters to `sink`. */
+export async function traceOpens(client: Client, o: OpensnoopOptions, ctx: ModelContext, sink: OpensnoopSink): Promise<PumpResult> {
   const arch = targetArch(client, ctx.machine)
   const globals = opensnoopGlobals(o, arch)
   const ringBytes = o.bufferPages * client.hello.pageSize
@@ -43,24 +54,25 @@ export async function runOpensnoop(client: Client, o: OpensnoopOptions, ctx: Run
     const procs = new Processes(client)
     const path = pathResolver(o, procs)
     let firstUs: bigint | undefined
-    if (!ctx.json) await ctx.write(opensnoopHeader(o) + '\n')
+    await sink.start?.()
     ctx.onReady?.()
     const result = await pumpEvents(stream, {
       durationSec: o.durationSec,
       signal: ctx.signal,
-      write: ctx.write,
+      // The sink does the writing.
+      write: () => undefined,
       render: async (records) => {
-        let out = ''
+        const batch: OpenRecord[] = []
         for (const r of records) {
           const e = decodeOpenEvent(r)
           if (o.name !== undefined && !e.comm.includes(o.name)) continue
           firstUs ??= e.tsNs / 1000n
           // Only -F waits for the target; awaiting every path would cost a microtask per event.
           const p = path(e)
-          const lc: LineContext = {firstUs, arch, path: typeof p === 'string' ? p : await p}
-          out += (ctx.json ? JSON.stringify(opensnoopJson(e, lc)) : opensnoopLine(e, o, lc)) + '\n'
+          batch.push({event: e, line: {firstUs, arch, path: typeof p === 'string' ? p : await p}})
         }
-        return out
+        if (batch.length) await sink.events(batch)
+        return ''
       },
     })
     const dropped = (await c.readGlobal('lost_events').catch(() => undefined))?.readBigUInt64LE(0) ?? 0n
