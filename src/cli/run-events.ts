@@ -2,15 +2,10 @@
 // backpressure, so a slow pipe slows the reader rather than growing memory),
 // status to stderr, Ctrl-C ends cleanly with a summary of lost events.
 import type {Logger} from '../remote/transport.js'
+import type {RunContext} from '../tools/context.js'
 import type {PumpResult} from '../tools/event-pump.js'
 
-export type EventRunContext = {
-  json: boolean
-  machine?: string
-  logger: Logger
-  signal: AbortSignal
-  write(text: string): void | Promise<void>
-}
+export type EventRunContext = RunContext & {logger: Logger; signal: AbortSignal}
 
 export async function runEventTool(
   base: {json: boolean; machine?: string; logger: Logger},

@@ -1,7 +1,6 @@
 // biolatency on a target: time block requests from the block tracepoints
 // and print log2 histograms of their latency at each interval.
 import type {Client} from '../../remote/client.js'
-import type {Logger} from '../../remote/transport.js'
 import {LoadError} from '../../loader/errors.js'
 import {startTool} from '../bpf-tool.js'
 import {everyInterval} from '../intervals.js'
@@ -11,21 +10,7 @@ import {histograms, total} from './hist.js'
 import {biolatencyGlobals, checkOptions, type BiolatencyOptions, type RecordOffsets} from './options.js'
 import {biolatencyOutput, type BiolatencySink} from './sink.js'
 import {fieldOffset, parseTracepointFormat, TracepointFormatError} from './tp-format.js'
-
-/** What the model needs from whoever runs it, whatever shows the histograms. */
-export type ModelContext = {
-  machine?: string
-  logger?: Logger
-  signal?: AbortSignal
-  /** Called once the programs are attached. */
-  onReady?(): void
-}
-
-/** The text or JSON output. */
-export type RunContext = ModelContext & {
-  json: boolean
-  write(text: string): void | Promise<void>
-}
+import type {ModelContext, RunContext} from '../context.js'
 
 export type BiolatencyResult = {
   /** Requests timed over the whole run. */
@@ -101,3 +86,4 @@ export async function timeRequests(client: Client, o: BiolatencyOptions, ctx: Mo
     await c.release()
   }
 }
+

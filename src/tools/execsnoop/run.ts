@@ -3,28 +3,11 @@ import type {Client} from '../../remote/client.js'
 import {openEvents} from '../../loader/streams.js'
 import {startTool} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
-import type {Logger} from '../../remote/transport.js'
 import {decodeExecEvent} from './event.js'
 import {execsnoopWants, type LineContext} from './format.js'
 import {execsnoopGlobals, type ExecsnoopOptions} from './options.js'
 import {execsnoopOutput, type ExecRecord, type ExecsnoopSink} from './sink.js'
-
-/** What the model needs from whoever runs it, whatever shows the events. */
-export type ModelContext = {
-  machine?: string
-  logger?: Logger
-  signal?: AbortSignal
-  /** Seconds to trace; until the signal without it. */
-  durationSec?: number
-  /** Called once the programs are attached and events flow. */
-  onReady?(): void
-}
-
-/** The text or NDJSON output. */
-export type RunContext = ModelContext & {
-  json: boolean
-  write(text: string): void | Promise<void>
-}
+import type {ModelContext, RunContext} from '../context.js'
 
 /** execsnoop with bcc's text (or NDJSON) output. */
 export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContext): Promise<PumpResult> {
@@ -71,3 +54,4 @@ export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: Model
     await c.release()
   }
 }
+

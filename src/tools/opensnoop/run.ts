@@ -1,6 +1,5 @@
 // opensnoop on a target: the model the text, JSON and dashboard views share.
 import type {Client} from '../../remote/client.js'
-import type {Logger} from '../../remote/transport.js'
 import {Processes} from '../../symbols/processes.js'
 import {startTool, targetArch} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
@@ -8,21 +7,7 @@ import {openEvents} from '../../loader/streams.js'
 import {decodeOpenEvent, type OpenEvent} from './event.js'
 import {opensnoopGlobals, type OpensnoopOptions} from './options.js'
 import {opensnoopOutput, type OpenRecord, type OpensnoopSink} from './sink.js'
-
-/** What the model needs from whoever runs it, whatever shows the events. */
-export type ModelContext = {
-  machine?: string
-  logger?: Logger
-  signal?: AbortSignal
-  /** Called once the programs are attached and events flow. */
-  onReady?(): void
-}
-
-/** The text or NDJSON output. */
-export type RunContext = ModelContext & {
-  json: boolean
-  write(text: string): void | Promise<void>
-}
+import type {ModelContext, RunContext} from '../context.js'
 
 /** Resolves the path to print for an event: as given, or absolute with -F. */
 export function pathResolver(o: OpensnoopOptions, procs: Processes): (e: OpenEvent) => string | Promise<string> {
@@ -81,3 +66,4 @@ export async function traceOpens(client: Client, o: OpensnoopOptions, ctx: Model
     await c.release()
   }
 }
+

@@ -7,7 +7,6 @@ import type {MapEntry} from '../../loader/live-map.js'
 import {foldStacks, parseFolded, type StackSample} from '../../output/folded.js'
 import {renderFlameGraph} from '../../output/flamegraph.js'
 import type {Client} from '../../remote/client.js'
-import type {Logger} from '../../remote/transport.js'
 import {Symbolizer} from '../../symbols/symbolizer.js'
 import {startTool} from '../bpf-tool.js'
 import {everyInterval} from '../intervals.js'
@@ -16,23 +15,16 @@ import {parsePattern, stackChoice, stackcountGlobals, type StackChoice, type Sta
 import {attachProbes, describeProbe, findProbes} from './probes.js'
 import {stackcountOutput, type StackcountSink} from './sink.js'
 import {countedStacks, missingStackIds, stackTable, type CountedStack} from './stacks.js'
+import type {ModelContext as BaseModelContext, RunContext as BaseRunContext} from '../context.js'
 
 /** What the model needs from whoever runs it, whatever shows the stacks. */
-export type ModelContext = {
-  machine?: string
-  logger?: Logger
-  signal?: AbortSignal
-  /** Called once the probes are attached and counting. */
-  onReady?(): void
+export type ModelContext = BaseModelContext & {
   /** Where symbol tables are cached (default: the compile cache). */
   cacheDir?: string
 }
 
 /** The text or NDJSON output. */
-export type RunContext = ModelContext & {
-  json: boolean
-  write(text: string): void | Promise<void>
-}
+export type RunContext = ModelContext & Omit<BaseRunContext, keyof BaseModelContext>
 
 export type StackcountResult = {
   /** Events counted over the whole run. */
