@@ -6,14 +6,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "syscall_tp.h"
+#include "events.h"
 #include "task.h"
 #include "execsnoop.h"
 
 const volatile __u32 targ_uid = 0;
 const volatile __u8 targ_uid_set = 0;
 const volatile __u8 targ_failed = 0;
-
-__u64 lost_events = 0;
 
 struct pending {
 	const char *filename;
@@ -33,11 +32,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct exec_event);
 } scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} events SEC(".maps");
 
 /* sched:sched_process_exec's record. */
 struct process_exec_args {
@@ -79,8 +73,7 @@ static __always_inline void send(struct exec_event *e)
 
 	if (len > sizeof(e->data))
 		len = sizeof(e->data);
-	if (bpf_ringbuf_output(&events, e, EXECSNOOP_HEADER_SIZE + len, 0))
-		__sync_fetch_and_add(&lost_events, 1);
+	send_event(e, EXECSNOOP_HEADER_SIZE + len);
 }
 
 /* Stores a string read at src as the file name; returns its length. */

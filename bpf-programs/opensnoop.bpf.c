@@ -2,6 +2,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "syscall_tp.h"
+#include "events.h"
 #include "opensnoop.h"
 
 #define AT_FDCWD -100
@@ -13,9 +14,6 @@ const volatile __u32 targ_uid = 0;
 const volatile __u8 targ_uid_set = 0;
 const volatile __u8 targ_failed = 0;
 const volatile __u64 targ_flags = 0; /* any of these open flags */
-
-/* Records the ring buffer had no room for. */
-__u64 lost_events = 0;
 
 struct pending {
 	const char *path;
@@ -39,11 +37,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct open_event);
 } scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} events SEC(".maps");
 
 static __always_inline int wanted(void)
 {
@@ -112,8 +105,7 @@ static __always_inline int leave(struct syscall_exit_args *ctx)
 		len = OPENSNOOP_PATH_MAX;
 	len -= 1; /* drop the NUL */
 	e->path_len = len;
-	if (bpf_ringbuf_output(&events, e, OPENSNOOP_HEADER_SIZE + len, 0))
-		__sync_fetch_and_add(&lost_events, 1);
+	send_event(e, OPENSNOOP_HEADER_SIZE + len);
 out:
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
