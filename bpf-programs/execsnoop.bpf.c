@@ -57,7 +57,12 @@ static __always_inline struct exec_event *new_event(__s32 ret)
 		return 0;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = bpf_get_current_pid_tgid() >> 32;
+#ifdef EXECSNOOP_NO_BTF
+	e->ppid = 0; /* the host reads it from /proc/PID/status */
+	(void)task;
+#else
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+#endif
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->ret = ret;
 	e->filename_len = 0;
@@ -90,13 +95,63 @@ static __always_inline __u32 put_filename(struct exec_event *e, const char *src,
 	return n - 1;
 }
 
+/* The caller's file name and argv, as the arguments of a failed exec (or,
+ * without BTF, of every exec). */
+static __always_inline void copy_argv(struct exec_event *e, const char *filename, const char *const *argv)
+{
+	__u32 start_off, off;
+
+	start_off = put_filename(e, filename, 1);
+	off = start_off;
+	for (int i = 0; i < EXECSNOOP_FAILED_ARGS; i++) {
+		const char *arg = 0;
+		long n;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			break;
+		if (off > sizeof(e->data) - EXECSNOOP_ARG_MAX)
+			break;
+		n = bpf_probe_read_user_str(&e->data[off], EXECSNOOP_ARG_MAX, arg);
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	e->args_len = off - start_off;
+}
+
+#ifdef EXECSNOOP_NO_BTF
+/* Without the target's BTF the new image's argument area cannot be found:
+ * the arguments are read from the caller at entry, as libbpf-tools does
+ * (strings not yet paged in come out empty), and sent at the exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} execs SEC(".maps");
+
+#endif
+
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
 	struct pending p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
+#ifdef EXECSNOOP_NO_BTF
+	struct exec_event *e;
+
+	if (!wanted())
+		return 0;
+	e = new_event(0);
+	if (!e)
+		return 0;
+	copy_argv(e, filename, argv);
+	bpf_map_update_elem(&execs, &tid, e, BPF_ANY);
+#else
 	if (!targ_failed || !wanted())
 		return 0;
+#endif
 	p.filename = filename;
 	p.argv = argv;
 	bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
@@ -115,6 +170,7 @@ int enter_execveat(struct syscall_enter_args *ctx)
 	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
 }
 
+#ifndef EXECSNOOP_NO_BTF
 SEC("tracepoint/sched/sched_process_exec")
 int process_exec(struct process_exec_args *ctx)
 {
@@ -146,13 +202,14 @@ out:
 	send(e);
 	return 0;
 }
+#endif
 
+#ifndef EXECSNOOP_NO_BTF
 static __always_inline int exit_exec(struct syscall_exit_args *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *p;
 	struct exec_event *e;
-	__u32 start_off, off;
 
 	p = bpf_map_lookup_elem(&start, &tid);
 	if (!p)
@@ -162,27 +219,40 @@ static __always_inline int exit_exec(struct syscall_exit_args *ctx)
 	e = new_event(ctx->ret);
 	if (!e)
 		goto out;
-	start_off = put_filename(e, p->filename, 1);
-	off = start_off;
-	for (int i = 0; i < EXECSNOOP_FAILED_ARGS; i++) {
-		const char *arg = 0;
-		long n;
-
-		if (bpf_probe_read_user(&arg, sizeof(arg), &p->argv[i]) || !arg)
-			break;
-		if (off > sizeof(e->data) - EXECSNOOP_ARG_MAX)
-			break;
-		n = bpf_probe_read_user_str(&e->data[off], EXECSNOOP_ARG_MAX, arg);
-		if (n <= 0)
-			break;
-		off += n;
-	}
-	e->args_len = off - start_off;
+	copy_argv(e, p->filename, p->argv);
 	send(e);
 out:
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
 }
+#else
+static __always_inline int exit_exec(struct syscall_exit_args *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *p;
+	struct exec_event *e;
+
+	p = bpf_map_lookup_elem(&start, &tid);
+	if (!p)
+		return 0;
+	bpf_map_delete_elem(&start, &tid);
+	if (ctx->ret < 0 && !targ_failed)
+		return 0;
+	e = new_event(ctx->ret);
+	if (!e)
+		return 0;
+	/* The caller's argv, saved at entry: after a successful exec it is gone. */
+	struct exec_event *saved = bpf_map_lookup_elem(&execs, &tid);
+	if (!saved)
+		return 0;
+	saved->ret = ctx->ret;
+	saved->ts_ns = e->ts_ns;
+	bpf_get_current_comm(saved->comm, sizeof(saved->comm));
+	send(saved);
+	bpf_map_delete_elem(&execs, &tid);
+	return 0;
+}
+#endif
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int exit_execve(struct syscall_exit_args *ctx)

@@ -14,6 +14,8 @@ export type ToolStart = {
   /** bpf-programs/<program>.bpf.c */
   program: string
   globals?: Readonly<Record<string, GlobalValue>>
+  /** `-D` macros for the compile: a variant of the program (e.g. without CO-RE). */
+  defines?: Readonly<Record<string, string | number | boolean>>
   /** max_entries to change before load, by map name. */
   maxEntries?: Readonly<Record<string, number>>
   /** Programs not to load. */
@@ -32,7 +34,7 @@ export function targetArch(client: Client, machine?: string): BpfArch {
 export async function startTool(client: Client, t: ToolStart): Promise<Collection> {
   const arch = targetArch(client, t.machine)
   const done = t.logger?.progress?.(`compiling ${t.program}.bpf.c for ${arch}`)
-  const compiled = await compileBpf({source: join(packageRoot(), 'bpf-programs', `${t.program}.bpf.c`), arch}).finally(done)
+  const compiled = await compileBpf({source: join(packageRoot(), 'bpf-programs', `${t.program}.bpf.c`), arch, defines: t.defines}).finally(done)
   t.logger?.debug(`${t.program}.bpf.c for ${arch}: ${compiled.cacheHit ? 'compile cache hit' : 'compiled'}`)
   const spec = parseObject(compiled.object)
   if (t.globals) setGlobals(spec, t.globals)

@@ -3,11 +3,15 @@ import type {Client} from '../../remote/client.js'
 import {openEvents} from '../../loader/streams.js'
 import {startTool} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
-import {decodeExecEvent} from './event.js'
+import {decodeExecEvent, type ExecEvent} from './event.js'
 import {execsnoopWants, type LineContext} from './format.js'
 import {execsnoopGlobals, type ExecsnoopOptions} from './options.js'
 import {execsnoopOutput, type ExecRecord, type ExecsnoopSink} from './sink.js'
 import type {ModelContext, RunContext} from '../context.js'
+import {Processes} from '../../symbols/processes.js'
+
+/** Forces the variant for targets without BTF, so it can be tried on a target that has BTF. */
+export const ASSUME_NO_BTF = 'BPFTOOLS_ASSUME_NO_BTF'
 
 /** execsnoop with bcc's text (or NDJSON) output. */
 export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContext): Promise<PumpResult> {
@@ -16,9 +20,15 @@ export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContex
 
 /** Traces execs and hands each batch of decoded events that pass the filters to `sink`. */
 export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: ModelContext, sink: ExecsnoopSink): Promise<PumpResult> {
+  // Without the target's BTF there is no CO-RE: the parent pid comes from the
+  // target's /proc and the arguments from the caller at entry.
+  const noBtf = !client.hello.btf || process.env[ASSUME_NO_BTF] === '1'
+  if (noBtf) ctx.logger?.info(`${client.transport} has no kernel BTF: parent pids are read from /proc/PID/status (? for a process already gone), arguments from the caller at exec entry`)
+  const procs = new Processes(client)
   const c = await startTool(client, {
     program: 'execsnoop',
     globals: execsnoopGlobals(o),
+    defines: noBtf ? {EXECSNOOP_NO_BTF: true} : undefined,
     // execveat(2) is missing on old kernels; execve is what matters.
     optional: (p) => p.attach.kind === 'tracepoint' && p.attach.name.includes('execveat'),
     machine: ctx.machine,
@@ -35,11 +45,12 @@ export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: Model
       // The sink does the writing.
       write: () => undefined,
       render: async (records) => {
+        const events = records.map(decodeExecEvent)
+        if (noBtf) await fillParents(events, procs)
         const batch: ExecRecord[] = []
         // One clock reading per batch: its records arrived together.
         let lc: LineContext | undefined
-        for (const r of records) {
-          const e = decodeExecEvent(r)
+        for (const e of events) {
           if (!execsnoopWants(e, o)) continue
           lc ??= {elapsedSec: Number(process.hrtime.bigint() - started) / 1e9, now: new Date()}
           batch.push({event: e, line: lc})
@@ -55,3 +66,8 @@ export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: Model
   }
 }
 
+/** Each event's parent pid, read from the target's /proc (pipelined: one round trip a batch). */
+async function fillParents(events: ExecEvent[], procs: Processes): Promise<void> {
+  const parents = await Promise.all(events.map((e) => procs.status(e.pid)))
+  events.forEach((e, i) => (e.ppid = parents[i]?.ppid ?? 0))
+}
