@@ -249,13 +249,16 @@ describe('bpfd programs, attachments and streams', () => {
     await drain();
     // The kernel reports a loss with the next sample that fits on that CPU:
     // one more openat on every CPU flushes the counts still pending.
-    for (const cpu of cpuList(pctDecode(hello.kv.cpus_online))) {
+    const cpus = cpuList(pctDecode(hello.kv.cpus_online));
+    for (const cpu of cpus) {
       execFileSync('taskset', ['-c', String(cpu), 'cat', '/proc/self/stat'], { stdio: 'ignore' });
     }
     await c.ok('close', { h: a.kv.h });
     await drain();
-    assert.ok(count.ring > 0 && count.ring <= N, `ring ${count.ring}`);
-    assert.ok(count.perf <= N, `perf ${count.perf}`);
+    // Each flush above also opens /dev/null in this process (its ignored stdio).
+    const most = N + cpus.length;
+    assert.ok(count.ring > 0 && count.ring <= most, `ring ${count.ring}`);
+    assert.ok(count.perf <= most, `perf ${count.perf}`);
     assert.ok(count.perf + count.lost >= N, `every perf event arrived or was counted lost: ${JSON.stringify(count)}`);
     assert.ok(count.frames > 10);
     for (const h of [rs, ps, p.kv.h, rb, pa]) await c.ok('close', { h });
