@@ -158,7 +158,7 @@ async function attachOne(c: Collection, p: LiveProgram, a: AttachTarget, elfs: E
       case 'tracing':
         return await client.attachTracing(p.handle)
       default:
-        throw new AttachError(p.spec.name, what, undefined, 'bpftools cannot attach this kind of program by its section name yet')
+        throw new AttachError(p.spec.name, what, undefined, 'its section names no place to attach it (perf event and bare sections are attached by the tool that loads them)')
     }
   } catch (e) {
     if (e instanceof BpfdError) {
