@@ -1,0 +1,274 @@
+/**
+ * stackcount's map reads: a count map and a stack map of 10k distinct stacks
+ * read with bpfd's batched map_dump (both dumps pipelined, as the tool reads
+ * them) against one request per key (map_next then map_lookup, one after
+ * another), over `local` and over tcp through a relay adding 20 ms each way.
+ * Then stackcount's total against bpftrace's on a loop calling getppid.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {createConnection, createServer, type AddressInfo, type Server, type Socket} from 'node:net'
+import {bpfdPath, hostArch} from '../src/remote/bpfd-binary.js'
+import {Client} from '../src/remote/client.js'
+import {parseRemote} from '../src/remote/transports/parse.js'
+import {BPFTOOLS} from '../test/tools/helpers/programs.js'
+import type {Row} from './row.js'
+
+const BENCH = 'stackcount'
+const BPF_MAP_TYPE_HASH = 1
+const STACKS = 10_000
+/** struct stack_key: tgid, kernel and user stack ids, comm[16]. */
+const COUNT_KEY = 28
+const COUNT_VALUE = 8
+const STACK_KEY = 4
+/** STACKCOUNT_MAX_DEPTH addresses: a stack map entry's value. */
+const STACK_VALUE = 127 * 8
+const DELAY_MS = 20
+/** Stacks read one request per key over the delayed link; each is a count and a stack entry. */
+const SAMPLE_STACKS = 100
+const REPEATS = 3
+const GETPPID_CALLS = 100_000
+
+type Maps = {counts: number; stacks: number}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+function countKey(i: number): Buffer {
+  const k = Buffer.alloc(COUNT_KEY)
+  k.writeUInt32LE(1000 + (i % 97), 0)
+  k.writeInt32LE(i, 4)
+  k.writeInt32LE(STACKS + i, 8)
+  k.write(`proc${i % 97}`, 12, 'latin1')
+  return k
+}
+
+function stackValue(i: number): Buffer {
+  const v = Buffer.alloc(STACK_VALUE)
+  // Realistic depths (a few to a few dozen frames), zero-terminated as the kernel leaves them.
+  const depth = 4 + (i % 40)
+  for (let f = 0; f < depth; f++) v.writeBigUInt64LE(0xffffffff81000000n + BigInt(i * 64 + f), f * 8)
+  return v
+}
+
+function bpfd(): string {
+  const arch = hostArch()
+  if (!arch) throw new Error(`no bpfd build for ${process.arch}`)
+  return bpfdPath(arch)
+}
+
+async function startListener(): Promise<{child: ChildProcess; address: string}> {
+  const child = spawn(bpfd(), ['--listen', '127.0.0.1:0'], {stdio: ['ignore', 'ignore', 'pipe']})
+  let text = ''
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      const m = /bpfd: listening on (\S+)/.exec(text)
+      if (m) resolve(m[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`bpfd --listen exited (${code}): ${text.trim()}`)))
+    child.once('error', reject)
+  })
+  child.stderr!.resume()
+  return {child, address}
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done()
+    child.once('exit', () => done())
+    child.kill(signal)
+  })
+}
+
+/**
+ * A TCP relay to `target` holding every chunk `delayMs` in each direction.
+ * Timers of one duration fire in the order they were set, so order holds.
+ */
+async function delayRelay(target: string, delayMs: number): Promise<{address: string; close: () => Promise<void>}> {
+  const colon = target.lastIndexOf(':')
+  const host = target.slice(0, colon)
+  const port = Number(target.slice(colon + 1))
+  const sockets = new Set<Socket>()
+  const pipe = (from: Socket, to: Socket): void => {
+    from.on('data', (chunk: Buffer) => setTimeout(() => to.destroyed || to.write(chunk), delayMs))
+    from.on('end', () => setTimeout(() => to.end(), delayMs))
+    from.on('error', () => to.destroy())
+    from.on('close', () => setTimeout(() => to.destroy(), delayMs))
+  }
+  const server: Server = createServer((down) => {
+    const up = createConnection({host, port})
+    sockets.add(down).add(up)
+    down.setNoDelay(true)
+    up.setNoDelay(true)
+    pipe(down, up)
+    pipe(up, down)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const {port: relayPort} = server.address() as AddressInfo
+  return {
+    address: `127.0.0.1:${relayPort}`,
+    close: () =>
+      new Promise((done) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => done())
+      }),
+  }
+}
+
+/** The two maps, filled with pipelined updates (not timed). */
+async function fill(client: Client, tag: string): Promise<Maps> {
+  const counts = await client.mapCreate({type: BPF_MAP_TYPE_HASH, keySize: COUNT_KEY, valueSize: COUNT_VALUE, maxEntries: STACKS, name: `sc_c${tag}`})
+  const stacks = await client.mapCreate({type: BPF_MAP_TYPE_HASH, keySize: STACK_KEY, valueSize: STACK_VALUE, maxEntries: 2 * STACKS, name: `sc_s${tag}`})
+  const updates: Promise<void>[] = []
+  for (let i = 0; i < STACKS; i++) {
+    const n = Buffer.alloc(COUNT_VALUE)
+    n.writeBigUInt64LE(BigInt(i + 1))
+    updates.push(client.mapUpdate(counts, countKey(i), n))
+    const id = Buffer.alloc(STACK_KEY)
+    id.writeUInt32LE(i)
+    updates.push(client.mapUpdate(stacks, id, stackValue(i)))
+  }
+  await Promise.all(updates)
+  return {counts, stacks}
+}
+
+/** Time and round trips of one read. */
+async function measure(client: Client, read: () => Promise<void>): Promise<{ms: number; roundTrips: number}> {
+  const before = client.stats.roundTrips
+  const t = process.hrtime.bigint()
+  await read()
+  return {ms: Number(process.hrtime.bigint() - t) / 1e6, roundTrips: client.stats.roundTrips - before}
+}
+
+/** Both maps in one round trip, as stackcount reads them. */
+async function batched(client: Client, maps: Maps): Promise<void> {
+  const [s, c] = await Promise.all([
+    client.mapDump(maps.stacks, {keySize: STACK_KEY, valueSize: STACK_VALUE}),
+    client.mapDump(maps.counts, {keySize: COUNT_KEY, valueSize: COUNT_VALUE}),
+  ])
+  if (s.keys.length !== STACKS || c.keys.length !== STACKS) throw new Error(`map_dump returned ${s.keys.length} stacks and ${c.keys.length} counts of ${STACKS}`)
+}
+
+/** Up to `limit` entries of one map, a map_next and a map_lookup per key, each awaited before the next. */
+async function perKey(client: Client, h: number, limit: number): Promise<number> {
+  let key: Buffer | undefined
+  let n = 0
+  while (n < limit) {
+    key = await client.mapNextKey(h, key)
+    if (!key) break
+    if (!(await client.mapLookup(h, key))) throw new Error('a key vanished while walking the map')
+    n++
+  }
+  return n
+}
+
+async function perKeyBoth(client: Client, maps: Maps, stacksEach: number): Promise<void> {
+  const s = await perKey(client, maps.stacks, stacksEach)
+  const c = await perKey(client, maps.counts, stacksEach)
+  if (s !== stacksEach || c !== stacksEach) throw new Error(`walked ${s} stacks and ${c} counts of ${stacksEach}`)
+}
+
+async function mapReadRows(link: 'local' | 'delayed', tag: string): Promise<Row[]> {
+  let client: Client
+  let done: () => Promise<void>
+  if (link === 'local') {
+    client = await Client.connect(parseRemote('local'))
+    done = () => client.close()
+  } else {
+    const {child, address} = await startListener()
+    const relay = await delayRelay(address, DELAY_MS)
+    try {
+      client = await Client.connect(parseRemote(`tcp:${relay.address}`))
+    } catch (error) {
+      await relay.close()
+      await stopChild(child)
+      throw error
+    }
+    done = () => client.close().finally(() => relay.close().finally(() => stopChild(child)))
+  }
+  const where = link === 'local' ? 'local' : `tcp +${DELAY_MS} ms each way`
+  const rows: Row[] = []
+  try {
+    const maps = await fill(client, tag)
+    const runs: {ms: number; roundTrips: number}[] = []
+    for (let i = 0; i < REPEATS; i++) runs.push(await measure(client, () => batched(client, maps)))
+    const b = {ms: median(runs.map((r) => r.ms)), roundTrips: Math.max(...runs.map((r) => r.roundTrips))}
+
+    // On the delayed link every key costs two 40 ms round trips, so a sample stands for the whole map.
+    const sample = link === 'local' ? STACKS : SAMPLE_STACKS
+    const p = await measure(client, () => perKeyBoth(client, maps, sample))
+    const scale = STACKS / sample
+    const how = sample === STACKS ? '' : `, extrapolated from ${2 * sample} keys`
+    const peerName = 'one request per key'
+    rows.push(
+      {bench: BENCH, metric: `read 10k stacks + counts, ${where} (median of ${REPEATS})`, ours: Math.round(b.ms), peer: Math.round(p.ms * scale), peerName: `${peerName}${how}`, unit: 'ms'},
+      {bench: BENCH, metric: `round trips for 10k stacks + counts, ${where}`, ours: b.roundTrips, peer: Math.round(p.roundTrips * scale), peerName: `${peerName}${how}`, unit: 'round trips'},
+    )
+    if (link === 'delayed') {
+      process.stderr.write(`bench: stackcount: batched read over the delayed link took ${b.ms.toFixed(0)} ms (goal: under 1000 ms)\n`)
+    }
+  } finally {
+    await done()
+  }
+  return rows
+}
+
+/** A child's stdout until it exits, and a promise of the first line matching `ready`. */
+function collect(child: ChildProcess, ready: RegExp): {out: () => string; ready: Promise<void>; exited: Promise<void>} {
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8')
+  child.stderr!.setEncoding('utf8')
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const readyP = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: string) => {
+      out += d
+      if (ready.test(out)) resolve()
+    })
+    child.stderr!.on('data', (d: string) => (err += d))
+    void exited.then(() => reject(new Error(`exited before it was ready: ${err.trim() || out.trim()}`)))
+  })
+  const timeout = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  void exited.then(() => clearTimeout(timeout))
+  return {out: () => out, ready: readyP, exited}
+}
+
+/** Both tracers on one process's getppid loop; each total should be the loop's count. */
+async function getppidRows(): Promise<Row[]> {
+  // The loop waits for a line on stdin, so both tracers are attached before it starts.
+  const script = `import os,sys\nsys.stdin.readline()\nfor _ in range(${GETPPID_CALLS}): os.getppid()\n`
+  const load = spawn('python3', ['-c', script], {stdio: ['pipe', 'ignore', 'inherit']})
+  const pid = load.pid!
+  const loadDone = new Promise<void>((r) => load.once('exit', () => r()))
+  const ours = spawn(BPFTOOLS, ['stackcount', '-K', '-p', String(pid), 't:syscalls:sys_enter_getppid'], {stdio: ['ignore', 'pipe', 'pipe']})
+  const peer = spawn('bpftrace', ['-e', `tracepoint:syscalls:sys_enter_getppid /pid == ${pid}/ { @[kstack] = count(); }`], {stdio: ['ignore', 'pipe', 'pipe']})
+  const o = collect(ours, /^Tracing /m)
+  const p = collect(peer, /^Attaching /m)
+  try {
+    await Promise.all([o.ready, p.ready])
+    load.stdin!.end('go\n')
+    await loadDone
+    ours.kill('SIGINT')
+    peer.kill('SIGINT')
+    await Promise.all([o.exited, p.exited])
+  } finally {
+    await Promise.all([stopChild(ours, 'SIGKILL'), stopChild(peer, 'SIGKILL'), stopChild(load, 'SIGKILL')])
+  }
+  // bcc's layout: each stack's count alone on a line, indented four spaces.
+  const ourTotal = [...o.out().matchAll(/^ {4}(\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  const peerTotal = [...p.out().matchAll(/^\]: (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  const k = `${GETPPID_CALLS / 1000}k`
+  return [{bench: BENCH, metric: `getppid calls counted of ${k} (t:syscalls:sys_enter_getppid, -K)`, ours: ourTotal, peer: peerTotal, peerName: 'bpftrace @[kstack] = count()', unit: 'events'}]
+}
+
+export default async function bench(): Promise<Row[]> {
+  if (process.getuid?.() !== 0) throw new Error('bpfd needs root')
+  const tag = String(process.pid % 100_000)
+  return [...(await mapReadRows('local', `l${tag}`)), ...(await mapReadRows('delayed', `d${tag}`)), ...(await getppidRows())]
+}
