@@ -7,7 +7,7 @@
 import {writeFileSync} from 'node:fs'
 import {BPFTOOLS, Scratch} from '../test/tools/helpers/programs.js'
 import {Bpfd} from '../test/tools/helpers/tool-process.js'
-import {buildStorm, median, PROBE_PATH, startToReady, tracedRun, untracedRate, type Storm, type Tracer, type TracedRun} from '../test/tools/helpers/tracer-bench.js'
+import {buildStorm, compareTracers, PROBE_PATH, type Storm, type Tracer} from '../test/tools/helpers/tracer-bench.js'
 import type {Row} from './row.js'
 
 const BENCH = 'opensnoop'
@@ -42,22 +42,12 @@ export default async function bench(): Promise<Row[]> {
       // Its stdout is block-buffered into a file: the ready time is measured line-buffered.
       readyArgv: (pid) => ['stdbuf', '-oL', PEER, '-p', String(pid)],
     }
-    const runs = new Map<Tracer, TracedRun[]>([[ours, []], [peer, []], [oursTcp, []]])
-    const ready = new Map<Tracer, number[]>([[ours, []], [peer, []], [oursTcp, []]])
-    const untraced: number[] = []
-    // Interleaved, so drift in the machine's load touches every tracer alike.
-    for (let i = 0; i < REPEATS; i++) {
-      untraced.push(await untracedRate(program, storm))
-      for (const t of runs.keys()) {
-        runs.get(t)!.push(await tracedRun(program, t, storm, s.path('out.txt')))
-        ready.get(t)!.push(await startToReady(program, t, storm, s.path('ready.txt')))
-      }
-    }
-    const rate = (t: Tracer) => median(runs.get(t)!.map((r) => r.rate))
-    const worstPrinted = (t: Tracer) => Math.min(...runs.get(t)!.map((r) => r.printed))
-    const worstLost = (t: Tracer) => Math.max(...runs.get(t)!.map((r) => r.lost))
-    const cpu = (t: Tracer) => Math.round(median(runs.get(t)!.map((r) => r.cpuSec)) * 100) / 100
-    const readyMs = (t: Tracer) => median(ready.get(t)!)
+    const {untracedRate, figures} = await compareTracers(program, [ours, peer, oursTcp], storm, s, REPEATS)
+    const rate = (t: Tracer) => figures(t).rate
+    const worstPrinted = (t: Tracer) => figures(t).worstPrinted
+    const worstLost = (t: Tracer) => figures(t).worstLost
+    const cpu = (t: Tracer) => figures(t).cpuSec
+    const readyMs = (t: Tracer) => figures(t).readyMs
     const row = (metric: string, unit: string, o: number, p: number | null, peerName = PEER_NAME): Row => ({bench: BENCH, metric, ours: o, peer: p, peerName, unit})
     const n = `${OPENS / 1000}k`
     return [
@@ -66,7 +56,7 @@ export default async function bench(): Promise<Row[]> {
       row(`events lost (worst of ${REPEATS})`, 'events', worstLost(ours), worstLost(peer)),
       row(`tracer CPU, user+sys (median of ${REPEATS})`, 's', cpu(ours), cpu(peer)),
       row(`start-to-ready (median of ${REPEATS})`, 'ms', Math.round(readyMs(ours)), Math.round(readyMs(peer))),
-      row('untraced open() rate (the storm alone)', 'opens/s', Math.round(median(untraced)), null, ''),
+      row('untraced open() rate (the storm alone)', 'opens/s', Math.round(untracedRate), null, ''),
       row(`traced open() rate over tcp (median of ${REPEATS})`, 'opens/s', Math.round(rate(oursTcp)), Math.round(rate(peer)), `${PEER_NAME}, local`),
       row(`events lost over tcp (worst of ${REPEATS})`, 'events', worstLost(oursTcp), worstLost(peer), `${PEER_NAME}, local`),
       row(`tracer CPU over tcp, with bpfd (median of ${REPEATS})`, 's', cpu(oursTcp), cpu(peer), `${PEER_NAME}, local`),

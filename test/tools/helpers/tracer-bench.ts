@@ -209,3 +209,42 @@ export async function tracedRun(program: string, tracer: Tracer, storm: Storm, f
     await w.end()
   }
 }
+
+/** Per-tracer figures over several interleaved runs of one storm. */
+export type TracerFigures = {rate: number; worstPrinted: number; worstLost: number; cpuSec: number; readyMs: number}
+
+/**
+ * Runs every tracer `repeats` times against the storm, interleaved so drift
+ * in the machine's load touches each alike, plus the storm untraced.
+ */
+export async function compareTracers(
+  program: string,
+  tracers: readonly Tracer[],
+  storm: Storm,
+  s: Scratch,
+  repeats: number,
+): Promise<{untracedRate: number; figures: (t: Tracer) => TracerFigures}> {
+  const runs = new Map<Tracer, TracedRun[]>(tracers.map((t) => [t, []]))
+  const ready = new Map<Tracer, number[]>(tracers.map((t) => [t, []]))
+  const untraced: number[] = []
+  for (let i = 0; i < repeats; i++) {
+    untraced.push(await untracedRate(program, storm))
+    for (const t of tracers) {
+      runs.get(t)!.push(await tracedRun(program, t, storm, s.path('out.txt')))
+      ready.get(t)!.push(await startToReady(program, t, storm, s.path('ready.txt')))
+    }
+  }
+  return {
+    untracedRate: median(untraced),
+    figures: (t) => {
+      const r = runs.get(t)!
+      return {
+        rate: median(r.map((x) => x.rate)),
+        worstPrinted: Math.min(...r.map((x) => x.printed)),
+        worstLost: Math.max(...r.map((x) => x.lost)),
+        cpuSec: Math.round(median(r.map((x) => x.cpuSec)) * 100) / 100,
+        readyMs: median(ready.get(t)!),
+      }
+    },
+  }
+}
