@@ -135,9 +135,7 @@ struct {
 
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
-	struct pending p = {};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
 #ifdef EXECSNOOP_NO_BTF
 	struct exec_event *e;
 
@@ -149,12 +147,14 @@ static __always_inline int enter(const char *filename, const char *const *argv)
 	copy_argv(e, filename, argv);
 	bpf_map_update_elem(&execs, &tid, e, BPF_ANY);
 #else
+	struct pending p = {};
+
 	if (!targ_failed || !wanted())
 		return 0;
-#endif
 	p.filename = filename;
 	p.argv = argv;
 	bpf_map_update_elem(&start, &tid, &p, BPF_ANY);
+#endif
 	return 0;
 }
 
@@ -229,26 +229,17 @@ out:
 static __always_inline int exit_exec(struct syscall_exit_args *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending *p;
-	struct exec_event *e;
+	/* The caller's argv, saved at entry: after a successful exec it is gone. */
+	struct exec_event *e = bpf_map_lookup_elem(&execs, &tid);
 
-	p = bpf_map_lookup_elem(&start, &tid);
-	if (!p)
-		return 0;
-	bpf_map_delete_elem(&start, &tid);
-	if (ctx->ret < 0 && !targ_failed)
-		return 0;
-	e = new_event(ctx->ret);
 	if (!e)
 		return 0;
-	/* The caller's argv, saved at entry: after a successful exec it is gone. */
-	struct exec_event *saved = bpf_map_lookup_elem(&execs, &tid);
-	if (!saved)
-		return 0;
-	saved->ret = ctx->ret;
-	saved->ts_ns = e->ts_ns;
-	bpf_get_current_comm(saved->comm, sizeof(saved->comm));
-	send(saved);
+	if (ctx->ret >= 0 || targ_failed) {
+		e->ret = ctx->ret;
+		e->ts_ns = bpf_ktime_get_ns();
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		send(e);
+	}
 	bpf_map_delete_elem(&execs, &tid);
 	return 0;
 }
