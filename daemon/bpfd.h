@@ -162,6 +162,7 @@ void stream_free(struct stream *s);
 void op_read(struct conn *c, struct req *r);
 void op_list(struct conn *c, struct req *r);
 void op_readlink(struct conn *c, struct req *r);
+void op_stat(struct conn *c, struct req *r);
 int read_small(const char *path, char *dst, size_t cap); /* bytes or -errno */
 
 /* hello.c */

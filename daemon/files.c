@@ -1,4 +1,4 @@
-/* File operations on the target: read, list, readlink. */
+/* File operations on the target: read, list, readlink, stat. */
 #include "bpfd.h"
 
 #include <dirent.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define READ_DEFAULT (1u << 20)
@@ -185,4 +186,26 @@ void op_readlink(struct conn *c, struct req *r)
 		if (cap >= (1u << 20)) { r_syserr(c, r->id, ENAMETOOLONG, "readlink"); return; }
 		cap *= 2;
 	}
+}
+
+/* What the host needs to tell whether a file changed since it last read it,
+ * without reading it: identity (device, inode), size and times. Follows
+ * symbolic links, as open() in op_read does. */
+void op_stat(struct conn *c, struct req *r)
+{
+	const char *path = arg_s(r, "path");
+	if (check_path(c, r, path)) return;
+	struct stat st;
+	if (stat(path, &st) < 0) { r_syserr(c, r->id, errno, "stat"); return; }
+	char ty = S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 'o';
+	r_ok(c, r->id);
+	r_str(c, "type", &ty, 1);
+	r_uint(c, "mode", st.st_mode & 07777);
+	r_uint(c, "major", major(st.st_dev));
+	r_uint(c, "minor", minor(st.st_dev));
+	r_uint(c, "ino", st.st_ino);
+	r_int(c, "size", st.st_size);
+	r_int(c, "mtime_ns", (long long)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec);
+	r_int(c, "ctime_ns", (long long)st.st_ctim.tv_sec * 1000000000ll + st.st_ctim.tv_nsec);
+	r_end(c);
 }

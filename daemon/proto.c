@@ -88,6 +88,7 @@ static const struct opdef ops[] = {
 	{ "read", op_read, a_read },
 	{ "list", op_list, a_path },
 	{ "readlink", op_readlink, a_path },
+	{ "stat", op_stat, a_path },
 };
 
 /* ---- value decoding (in place: decoded bytes never outgrow the text) ---- */

@@ -112,7 +112,7 @@ static int str_ok(const char *s, size_t n)
 static const char *const b64_keys[] = { "value", "key", "keys", "values", "log", "data", NULL };
 static const char *const str_keys[] = {
 	"msg", "bpfd", "release", "machine", "cpus_possible", "cpus_online", "tracefs", "boot_id",
-	"kprobe", "uprobe", "via", "target", NULL };
+	"kprobe", "uprobe", "via", "target", "type", NULL };
 static const char *const list_keys[] = { "entries", NULL };
 
 static void bad_frame(const char *why, const char *l, size_t n)

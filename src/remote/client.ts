@@ -101,6 +101,22 @@ export interface FileChunk {
 
 export type DirEntryType = 'dir' | 'file' | 'link' | 'other'
 
+/** What `stat` says about a file (symbolic links followed). */
+export interface FileStat {
+  readonly type: 'dir' | 'file' | 'other'
+  /** Permission bits. */
+  readonly mode: number
+  /** The device holding the file. */
+  readonly major: number
+  readonly minor: number
+  readonly ino: bigint
+  readonly size: number
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+}
+
+const STAT_TYPES: Record<string, FileStat['type']> = {d: 'dir', f: 'file', o: 'other'}
+
 export interface DirEntry {
   readonly type: DirEntryType
   readonly name: string
@@ -435,5 +451,23 @@ export class Client {
 
   async readlink(path: string): Promise<string> {
     return (await this.request('readlink', {path})).str('target')
+  }
+
+  /** A file's identity, size and times, without reading it. Concurrent calls share one round trip. */
+  async stat(path: string): Promise<FileStat> {
+    const reply = await this.request('stat', {path})
+    const t = reply.str('type')
+    const type = STAT_TYPES[t]
+    if (!type) throw reply.fail('type', `'${t}' is not f, d or o`)
+    return {
+      type,
+      mode: reply.int('mode'),
+      major: reply.int('major'),
+      minor: reply.int('minor'),
+      ino: reply.bigint('ino'),
+      size: reply.int('size'),
+      mtimeNs: reply.bigint('mtime_ns'),
+      ctimeNs: reply.bigint('ctime_ns'),
+    }
   }
 }
