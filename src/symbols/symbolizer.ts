@@ -2,30 +2,37 @@
 // The target's /proc/kallsyms is read once per session and kept on the host
 // by kernel release and boot id (it only changes when the target reboots or
 // loads modules). User frames go through the process's /proc/PID/maps to the
-// mapped ELF files, whose symbol tables are kept on the host by build-id, so
-// a second run, and every process of the same binary, reads only the first
-// bytes of each file. Every read for a batch of pids is pipelined.
-import {mkdir, readFile, rename, writeFile} from 'node:fs/promises'
+// mapped ELF files, whose symbol tables are kept on the host by build-id and
+// found again by each file's stat (symbol-cache.ts): a second run, and every
+// process of the same binary, stats the mapped files and reads none of their
+// bytes. Every request for a batch of pids is pipelined.
+import {createHash} from 'node:crypto'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {defaultCacheDir} from '../compile/index.js'
 import type {Hello} from '../remote/hello.js'
-import type {FileChunk} from '../remote/client.js'
+import type {FileChunk, FileStat} from '../remote/client.js'
 import type {Logger} from '../remote/transport.js'
+import {demangleNames} from './demangle.js'
 import {readElfSymbols, type ElfSymbols} from './elf-symbols.js'
 import {KernelSymbols, UNKNOWN_SYMBOL} from './kallsyms.js'
-import {elfAddressOf, findMapping, isFileBacked, parseMaps, type LoadSegment, type Mapping} from './proc-maps.js'
+import {elfAddressOf, findMapping, isFileBacked, parseMaps, type Mapping} from './proc-maps.js'
+import {safeName, SymbolCache, writeAtomically, type CodeSymbols} from './symbol-cache.js'
 
 /** The part of the client the symbolizer reads through. */
 export interface SymbolSource {
   readonly hello: Pick<Hello, 'machine' | 'release' | 'bootId'>
   readFile(path: string, options?: {offset?: number; len?: number}): Promise<FileChunk>
   readWholeFile(path: string, options?: {size?: number}): Promise<Buffer>
+  stat(path: string): Promise<FileStat>
 }
 
 export type SymbolizerOptions = {
   /** Where kallsyms and ELF symbol tables are kept (default: the compile cache directory). */
   cacheDir?: string
   logger?: Logger
+  /** C++ demanglers to try, in order (default: llvm-cxxfilt, c++filt). */
+  demanglers?: readonly string[]
 }
 
 export type FrameOptions = {
@@ -33,20 +40,11 @@ export type FrameOptions = {
   offset?: boolean
 }
 
-/** The code symbols of one ELF file, sorted by address, with its load segments. */
-type CodeSymbols = {
-  names: string[]
-  values: bigint[]
-  sizes: number[]
-  segments: LoadSegment[]
-}
-
 type ProcessView = {maps: Mapping[]; files: Map<Mapping, CodeSymbols | undefined>}
 
 // Enough for the ELF header, program headers and the build-id note of any
 // ordinary binary; they sit at the start of the file.
 const HEAD_BYTES = 16 * 1024
-const CACHE_FORMAT = 1
 
 export class Symbolizer {
   private kernelTable?: Promise<KernelSymbols>
@@ -54,6 +52,7 @@ export class Symbolizer {
   /** Parsed files by `dev:inode` (or path), shared by every process mapping them. */
   private readonly files = new Map<string, Promise<CodeSymbols | undefined>>()
   private readonly cacheDir: string
+  private readonly cache: SymbolCache
   private warnedRestricted = false
 
   constructor(
@@ -61,6 +60,7 @@ export class Symbolizer {
     private readonly options: SymbolizerOptions = {},
   ) {
     this.cacheDir = options.cacheDir ?? defaultCacheDir()
+    this.cache = new SymbolCache(this.cacheDir)
   }
 
   /** The target's kernel symbols: read once per session, from the host cache when the target has not rebooted. */
@@ -121,7 +121,7 @@ export class Symbolizer {
   private async loadKernel(): Promise<KernelSymbols> {
     const h = this.target.hello
     const dir = join(this.cacheDir, 'kallsyms')
-    const file = join(dir, `${safe(h.machine)}-${safe(h.release)}-${safe(h.bootId)}.txt`)
+    const file = join(dir, `${safeName(h.machine)}-${safeName(h.release)}-${safeName(h.bootId)}.txt`)
     const cached = await readFile(file, 'utf8').catch(() => undefined)
     if (cached !== undefined) {
       const k = KernelSymbols.parse(cached)
@@ -145,7 +145,7 @@ export class Symbolizer {
       return k
     }
     this.options.logger?.debug(`read the target's /proc/kallsyms (${text.length} bytes, ${k.size} symbols); cached for this boot`)
-    await writeAtomically(dir, file, text).catch((e: Error) => this.options.logger?.debug(`cannot cache kallsyms: ${e.message}`))
+    await writeAtomically(file, text).catch((e: Error) => this.options.logger?.debug(`cannot cache kallsyms: ${e.message}`))
     return k
   }
 
@@ -163,20 +163,33 @@ export class Symbolizer {
     return f
   }
 
-  /** The kernel's vDSO image, the same in every process: read once from a process's memory. */
+  /**
+   * The kernel's vDSO image: the same in every process of one ABI until the
+   * target reboots, so it is read from one process's memory once per boot
+   * (its address tells a 64-bit process from a 32-bit one).
+   */
   private vdso(pid: number, m: Mapping): Promise<CodeSymbols | undefined> {
-    let f = this.files.get('[vdso]')
+    const h = this.target.hello
+    const bits = m.start >= 1n << 32n ? 64 : 32
+    const id = `vdso-${createHash('sha256').update(JSON.stringify([h.machine, h.bootId, bits, String(m.end - m.start)])).digest('hex')}`
+    let f = this.files.get(id)
     if (!f) {
-      f = this.target
-        .readFile(`/proc/${pid}/mem`, {offset: Number(m.start), len: Number(m.end - m.start)})
-        .then((c) => codeSymbols(readElfSymbols(c.data)))
-        .catch((e: Error) => {
-          this.options.logger?.debug(`no symbols for the vDSO: ${e.message}`)
-          return undefined
-        })
-      this.files.set('[vdso]', f)
+      f = this.loadVdso(pid, m, id).catch((e: Error) => {
+        this.options.logger?.debug(`no symbols for the vDSO: ${e.message}`)
+        return undefined
+      })
+      this.files.set(id, f)
     }
     return f
+  }
+
+  private async loadVdso(pid: number, m: Mapping, id: string): Promise<CodeSymbols | undefined> {
+    const cached = await this.cached(id)
+    if (cached) return cached
+    const c = await this.target.readFile(`/proc/${pid}/mem`, {offset: Number(m.start), len: Number(m.end - m.start)})
+    const syms = await this.symbolsOf(readElfSymbols(c.data))
+    await this.store(id, syms)
+    return syms
   }
 
   private async readCodeSymbols(pid: number, m: Mapping): Promise<CodeSymbols | undefined> {
@@ -186,60 +199,75 @@ export class Symbolizer {
     const hex = (v: bigint) => v.toString(16)
     const paths = m.deleted ? [`${base}/map_files/${hex(m.start)}-${hex(m.end)}`] : [`${base}/root${m.path}`, m.path]
     let path: string | undefined
-    let head: Buffer | undefined
+    let st: FileStat | undefined
     for (const p of paths) {
-      head = await this.target.readFile(p, {len: HEAD_BYTES}).then((c) => c.data, () => undefined)
-      if (head) {
+      st = await this.target.stat(p).catch(() => undefined)
+      if (st) {
         path = p
         break
       }
     }
-    if (!head || !path) return undefined
-    const peek = peekElf(head)
-    if (peek?.buildId) {
-      const cached = await this.readCache(peek.buildId)
-      if (cached) return cached
+    if (!st || !path) return undefined
+    if (st.type !== 'file') throw new Error('not a regular file')
+    const key = SymbolCache.statKey(this.target.hello, m.path, st)
+    const known = await this.cache.indexed(key)
+    if (known) {
+      const syms = await this.cached(known)
+      if (syms) return syms
     }
-    const whole = await this.target.readWholeFile(path, {size: peek?.size})
+    // A version of the file not seen on this boot: its build-id may still
+    // name a table read before (another path, another boot, another target).
+    const head = (await this.target.readFile(path, {len: HEAD_BYTES})).data
+    const buildId = peekElf(head)?.buildId
+    if (buildId) {
+      const syms = await this.cached(buildId)
+      if (syms) {
+        await this.indexIfUnchanged(m, path, key, buildId)
+        return syms
+      }
+    }
+    const whole = head.length >= st.size ? head : await this.target.readWholeFile(path, {size: st.size})
     const elf = readElfSymbols(whole)
-    const syms = codeSymbols(elf)
+    const syms = await this.symbolsOf(elf)
     this.options.logger?.debug(`read ${m.path} from the target (${whole.length} bytes, ${syms.names.length} functions)`)
-    if (elf.buildId) await this.writeCache(elf.buildId, syms)
+    // No build-id: the table is known by this version of the file alone.
+    const id = elf.buildId ?? `stat-${key}`
+    await this.store(id, syms)
+    await this.indexIfUnchanged(m, path, key, id)
     return syms
   }
 
-  private async readCache(buildId: string): Promise<CodeSymbols | undefined> {
-    const text = await readFile(this.cacheFile(buildId), 'utf8').catch(() => undefined)
-    if (text === undefined) return undefined
-    try {
-      const j = JSON.parse(text) as {format: number; names: string[]; values: string[]; sizes: number[]; segments: {vaddr: string; offset: string; filesz: string; flags: number}[]}
-      if (j.format !== CACHE_FORMAT) return undefined
-      return {
-        names: j.names,
-        values: j.values.map((v) => BigInt(v)),
-        sizes: j.sizes,
-        segments: j.segments.map((s) => ({vaddr: BigInt(s.vaddr), offset: BigInt(s.offset), filesz: BigInt(s.filesz), flags: s.flags})),
-      }
-    } catch {
-      return undefined
+  /** Records which table this version of the file has, unless it changed while it was being read. */
+  private async indexIfUnchanged(m: Mapping, path: string, key: string, table: string): Promise<void> {
+    const now = await this.target.stat(path).catch(() => undefined)
+    if (!now || SymbolCache.statKey(this.target.hello, m.path, now) !== key) {
+      this.options.logger?.debug(`${m.path} changed while it was read; not indexing it`)
+      return
     }
+    await this.cache.index(key, table).catch((e: Error) => this.options.logger?.debug(`cannot index ${m.path}: ${e.message}`))
   }
 
-  private async writeCache(buildId: string, s: CodeSymbols): Promise<void> {
-    const text = JSON.stringify({
-      format: CACHE_FORMAT,
-      names: s.names,
-      values: s.values.map((v) => '0x' + v.toString(16)),
-      sizes: s.sizes,
-      segments: s.segments.map((g) => ({vaddr: String(g.vaddr), offset: String(g.offset), filesz: String(g.filesz), flags: g.flags})),
-    })
-    await writeAtomically(join(this.cacheDir, 'elf-symbols'), this.cacheFile(buildId), text).catch((e: Error) =>
-      this.options.logger?.debug(`cannot cache symbols of build-id ${buildId}: ${e.message}`),
-    )
+  /** A cached table, demangled now if it was cached where no demangler was. */
+  private async cached(table: string): Promise<CodeSymbols | undefined> {
+    const syms = await this.cache.read(table)
+    if (!syms || syms.demangled) return syms
+    const again = await this.demangle(syms)
+    if (again.demangled) await this.store(table, again)
+    return again
   }
 
-  private cacheFile(buildId: string): string {
-    return join(this.cacheDir, 'elf-symbols', `${safe(buildId)}.json`)
+  private async symbolsOf(elf: ElfSymbols): Promise<CodeSymbols> {
+    return this.demangle(codeSymbols(elf))
+  }
+
+  /** One demangler run for the whole table. */
+  private async demangle(syms: CodeSymbols): Promise<CodeSymbols> {
+    const d = await demangleNames(syms.names, {logger: this.options.logger, tools: this.options.demanglers})
+    return {...syms, names: d.names, demangled: d.demangled}
+  }
+
+  private async store(table: string, syms: CodeSymbols): Promise<void> {
+    await this.cache.write(table, syms).catch((e: Error) => this.options.logger?.debug(`cannot cache symbol table ${table}: ${e.message}`))
   }
 }
 
@@ -268,7 +296,7 @@ export function peekElf(head: Buffer): {buildId?: string; size?: number} | undef
   }
 }
 
-/** Functions only, by address: data symbols never name a stack frame. */
+/** Functions only, by address: data symbols never name a stack frame. Names as the file has them. */
 function codeSymbols(elf: ElfSymbols): CodeSymbols {
   const names: string[] = []
   const values: bigint[] = []
@@ -291,7 +319,7 @@ function codeSymbols(elf: ElfSymbols): CodeSymbols {
     sizes.push(s.size)
     lastGlobal = s.bind === 'global'
   }
-  return {names, values, sizes, segments: elf.segments.map((g) => ({vaddr: g.vaddr, offset: g.offset, filesz: g.filesz, flags: g.flags}))}
+  return {names, values, sizes, segments: elf.segments.map((g) => ({vaddr: g.vaddr, offset: g.offset, filesz: g.filesz, flags: g.flags})), demangled: false}
 }
 
 /** `memcpy@GLIBC_2.2.5` → `memcpy`, as bcc names frames. */
@@ -318,12 +346,3 @@ function covering(s: CodeSymbols, a: bigint): number {
   if (size > 0 && a >= s.values[lo]! + BigInt(size)) return -1
   return lo
 }
-
-async function writeAtomically(dir: string, file: string, data: string): Promise<void> {
-  await mkdir(dir, {recursive: true})
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, data)
-  await rename(tmp, file)
-}
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_')

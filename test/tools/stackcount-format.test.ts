@@ -159,10 +159,18 @@ class FakeTarget implements SymbolSource {
   async readWholeFile(path: string) {
     return this.get(path)
   }
+  async stat(path: string) {
+    const f = this.files[path]
+    if (!f) throw new Error(`ENOENT ${path}`)
+    const t = BigInt(this.mtimes[path] ?? 1_700_000_000_000_000_000)
+    return {type: 'file' as const, mode: 0o755, major: 254, minor: 0, ino: BigInt(Object.keys(this.files).indexOf(path) + 2), size: f.length, mtimeNs: t, ctimeNs: t}
+  }
+  /** Modification times by path, to make a file look changed. */
+  mtimes: Record<string, number> = {}
 }
 
 describe('symbolizer', () => {
-  it('names kernel and PIE user addresses, and reads each ELF once per build-id across sessions', async (t) => {
+  it('names kernel and PIE user addresses, and reads an unchanged ELF once across sessions', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'bpftools-sym-'))
     t.after(() => rmSync(dir, {recursive: true, force: true}))
     writeFileSync(join(dir, 'p.c'), '__attribute__((noinline)) int level_one(int x) { return x + 1; }\nint main(void) { return level_one(1); }\n')
@@ -197,8 +205,16 @@ describe('symbolizer', () => {
     await sym2.loadProcesses([7])
     assert.equal(await sym2.kernelFrame(0xffffffff81000001n), 'do_syscall_64')
     assert.equal(sym2.userFrame(7, base + levelOne), 'level_one')
-    assert.deepEqual(again.reads.filter((r) => r.endsWith(exe)).length, 1, 'only the head is read to learn the build-id')
-    assert.ok(!again.reads.includes('/proc/kallsyms'))
+    assert.deepEqual(again.reads, ['/proc/7/maps'], 'the ELF is known by its stat: none of it is read')
+
+    // The file changed: its head is read to learn the build-id (the same here, so no more).
+    const changed = new FakeTarget(files)
+    Object.assign(changed.hello, {bootId: target.hello.bootId})
+    changed.mtimes[`/proc/7/root${exe}`] = 1_800_000_000_000_000_000
+    const sym3 = new Symbolizer(changed, {cacheDir: dir})
+    await sym3.loadProcesses([7])
+    assert.equal(sym3.userFrame(7, base + levelOne), 'level_one')
+    assert.deepEqual(changed.reads, ['/proc/7/maps', `/proc/7/root${exe}`])
 
     // The process exits: its maps are gone, the ones read before still resolve.
     delete (files as Record<string, Buffer>)['/proc/7/maps']
