@@ -56,6 +56,26 @@ describe('stackcount patterns', () => {
 })
 
 describe('stackcount maps', () => {
+  const key = (tgid: number, k: number, u: number, comm: string) => {
+    const b = Buffer.alloc(28)
+    b.writeUInt32LE(tgid, 0)
+    b.writeInt32LE(k, 4)
+    b.writeInt32LE(u, 8)
+    b.write(comm, 12)
+    return b
+  }
+  const u64 = (n: bigint) => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(n)
+    return b
+  }
+  const id = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32LE(n)
+    return b
+  }
+  const stack = (...a: bigint[]) => Buffer.concat([...a.map(u64), Buffer.alloc(8 * (127 - a.length))])
+
   it('struct stack_key matches its TypeScript layout', async () => {
     const {object} = await compileBpf({source: join(REPO, 'bpf-programs', 'stackcount.bpf.c'), arch: 'x86'})
     const btf = parseObject(object).btf!
@@ -68,25 +88,6 @@ describe('stackcount maps', () => {
   })
 
   it('joins counts to stacks and finds ids the stack dump lacked', () => {
-    const key = (tgid: number, k: number, u: number, comm: string) => {
-      const b = Buffer.alloc(28)
-      b.writeUInt32LE(tgid, 0)
-      b.writeInt32LE(k, 4)
-      b.writeInt32LE(u, 8)
-      b.write(comm, 12)
-      return b
-    }
-    const u64 = (n: bigint) => {
-      const b = Buffer.alloc(8)
-      b.writeBigUInt64LE(n)
-      return b
-    }
-    const id = (n: number) => {
-      const b = Buffer.alloc(4)
-      b.writeUInt32LE(n)
-      return b
-    }
-    const stack = (...a: bigint[]) => Buffer.concat([...a.map(u64), Buffer.alloc(8 * (127 - a.length))])
     assert.deepEqual(decodeStackKey(key(0xffffffff, 3, -1, '')), {comm: '', kernelStackId: 3, userStackId: -1})
     const table = stackTable([{key: id(3), value: stack(0xffffffff81000010n, 0xffffffff81000020n)}])
     const counts = [
@@ -97,6 +98,26 @@ describe('stackcount maps', () => {
     assert.deepEqual(c[0], {pid: 42, comm: 'work', kernelStackId: 3, userStackId: 7, count: 5, kernel: [0xffffffff81000010n, 0xffffffff81000020n], user: []})
     assert.deepEqual(c[1]!.kernel, [])
     assert.deepEqual(missingStackIds(c, table), [7])
+  })
+
+  it('prints nothing in place of a stack the kernel could not store, as bcc stackcount', () => {
+    // bcc's stackcount walks a stack only for an id >= 0: -ENOMEM (map full),
+    // -EEXIST (hash collision) or -EFAULT (none) print no frames and no
+    // placeholder, unlike profile or offcputime's "[Missed Kernel Stack]".
+    const table = stackTable([{key: id(3), value: stack(0x401000n)}])
+    const c = countedStacks(
+      [
+        {key: key(42, -12, 3, 'work'), value: u64(4n)},
+        {key: key(43, -17, 3, 'work'), value: u64(2n)},
+      ],
+      table,
+    )
+    assert.deepEqual(c.map((s) => [s.kernel, s.user]), [[[], [0x401000n]], [[], [0x401000n]]])
+    const stacks: SymbolizedStack[] = c.map((s) => ({pid: s.pid, comm: s.comm, count: s.count, kernel: [], user: [{address: 0x401000n, name: 'main'}]}))
+    assert.equal(
+      formatStacks(stacks, {verbose: false, delimiter: true, pidGiven: false}),
+      ['    --', '  main', '    work [43]', '    2', '', '    --', '  main', '    work [42]', '    4', '', ''].join('\n'),
+    )
   })
 })
 
