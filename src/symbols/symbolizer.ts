@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {defaultCacheDir} from '../compile/index.js'
 import type {Hello} from '../remote/hello.js'
 import type {FileChunk, FileStat} from '../remote/client.js'
+import {BpfdError} from '../remote/errors.js'
 import type {Logger} from '../remote/transport.js'
 import {demangleNames} from './demangle.js'
 import {readElfSymbols, type ElfSymbols} from './elf-symbols.js'
@@ -54,6 +55,8 @@ export class Symbolizer {
   private readonly cacheDir: string
   private readonly cache: SymbolCache
   private warnedRestricted = false
+  /** The target's bpfd predates `stat`: files are known by their build-id alone. */
+  private noStat = false
 
   constructor(
     private readonly target: SymbolSource,
@@ -201,40 +204,63 @@ export class Symbolizer {
     let path: string | undefined
     let st: FileStat | undefined
     for (const p of paths) {
-      st = await this.target.stat(p).catch(() => undefined)
+      st = await this.statOf(p)
       if (st) {
         path = p
         break
       }
     }
-    if (!st || !path) return undefined
-    if (st.type !== 'file') throw new Error('not a regular file')
-    const key = SymbolCache.statKey(this.target.hello, m.path, st)
-    const known = await this.cache.indexed(key)
-    if (known) {
-      const syms = await this.cached(known)
+    if (st && st.type !== 'file') throw new Error('not a regular file')
+    const key = st && SymbolCache.statKey(this.target.hello, m.path, st)
+    if (key) {
+      const known = await this.cache.indexed(key)
+      const syms = known && (await this.cached(known))
       if (syms) return syms
+    } else if (!this.noStat) {
+      return undefined // the file is gone (the process exited) or cannot be reached
     }
     // A version of the file not seen on this boot: its build-id may still
     // name a table read before (another path, another boot, another target).
-    const head = (await this.target.readFile(path, {len: HEAD_BYTES})).data
-    const buildId = peekElf(head)?.buildId
-    if (buildId) {
-      const syms = await this.cached(buildId)
+    let head: Buffer | undefined
+    for (const p of path ? [path] : paths) {
+      head = await this.target.readFile(p, {len: HEAD_BYTES}).then((c) => c.data, () => undefined)
+      if (head) {
+        path = p
+        break
+      }
+    }
+    if (!head || !path) return undefined
+    const peek = peekElf(head)
+    if (peek?.buildId) {
+      const syms = await this.cached(peek.buildId)
       if (syms) {
-        await this.indexIfUnchanged(m, path, key, buildId)
+        if (key) await this.indexIfUnchanged(m, path, key, peek.buildId)
         return syms
       }
     }
-    const whole = head.length >= st.size ? head : await this.target.readWholeFile(path, {size: st.size})
+    const whole = st && head.length >= st.size ? head : await this.target.readWholeFile(path, {size: st?.size ?? peek?.size})
     const elf = readElfSymbols(whole)
     const syms = await this.symbolsOf(elf)
     this.options.logger?.debug(`read ${m.path} from the target (${whole.length} bytes, ${syms.names.length} functions)`)
     // No build-id: the table is known by this version of the file alone.
-    const id = elf.buildId ?? `stat-${key}`
-    await this.store(id, syms)
-    await this.indexIfUnchanged(m, path, key, id)
+    const id = elf.buildId ?? (key && `stat-${key}`)
+    if (id) await this.store(id, syms)
+    if (id && key) await this.indexIfUnchanged(m, path, key, id)
     return syms
+  }
+
+  /** The file's stat; undefined when it cannot be had (then noStat says whether bpfd lacks the op). */
+  private async statOf(path: string): Promise<FileStat | undefined> {
+    if (this.noStat) return undefined
+    try {
+      return await this.target.stat(path)
+    } catch (e) {
+      if (e instanceof BpfdError && e.errname === 'ENOSYS') {
+        if (!this.noStat) this.options.logger?.debug('bpfd on the target has no stat (it is older than this host): each mapped file is identified by reading its head')
+        this.noStat = true
+      }
+      return undefined
+    }
   }
 
   /** Records which table this version of the file has, unless it changed while it was being read. */

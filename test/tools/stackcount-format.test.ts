@@ -10,6 +10,7 @@ import {describe, it} from 'node:test'
 import {compileBpf} from '../../src/compile/index.js'
 import {parseObject, type BtfComposite} from '../../src/object/index.js'
 import {parseFolded} from '../../src/output/folded.js'
+import {BpfdError} from '../../src/remote/errors.js'
 import {Symbolizer, type SymbolSource} from '../../src/symbols/symbolizer.js'
 import {formatFolded, formatStacks, stackJson, type SymbolizedStack} from '../../src/tools/stackcount/format.js'
 import {isWildcard, nameMatcher, parsePattern, stackChoice, StackcountUsageError, type StackcountOptions} from '../../src/tools/stackcount/options.js'
@@ -241,6 +242,37 @@ describe('symbolizer', () => {
     delete (files as Record<string, Buffer>)['/proc/7/maps']
     await sym2.loadProcesses([7])
     assert.equal(sym2.userFrame(7, base + levelOne), 'level_one')
+  })
+
+  it('still names frames through a bpfd without stat, by each file head', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpftools-sym-'))
+    t.after(() => rmSync(dir, {recursive: true, force: true}))
+    writeFileSync(join(dir, 'p.c'), '__attribute__((noinline)) int level_one(int x) { return x + 1; }\nint main(void) { return level_one(1); }\n')
+    const exe = join(dir, 'p')
+    execFileSync('gcc', ['-O0', '-fPIE', '-pie', '-Wl,--build-id', '-o', exe, join(dir, 'p.c')])
+    const levelOne = BigInt('0x' + /^([0-9a-f]+) T level_one$/m.exec(execFileSync('nm', [exe], {encoding: 'utf8'}))![1])
+    const base = 0x555555554000n
+    const maps = `${base.toString(16)}-${(base + 0x2000n).toString(16)} r-xp 00000000 fe:00 1234 ${exe}\n`
+    const files = {'/proc/7/maps': Buffer.from(maps), [`/proc/7/root${exe}`]: readFileSync(exe)}
+    const debug: string[] = []
+    const session = () => {
+      const target = new FakeTarget(files)
+      target.stat = async () => {
+        throw new BpfdError('stat', 'ENOSYS', 38, "unknown operation 'stat'")
+      }
+      return target
+    }
+    const first = session()
+    const sym = new Symbolizer(first, {cacheDir: dir, logger: {info() {}, debug: (m) => debug.push(m)}})
+    await sym.loadProcesses([7])
+    assert.equal(sym.userFrame(7, base + levelOne), 'level_one')
+    assert.equal(debug.filter((m) => m.startsWith('bpfd on the target has no stat')).length, 1)
+    const second = session()
+    Object.assign(second.hello, {bootId: first.hello.bootId})
+    const sym2 = new Symbolizer(second, {cacheDir: dir})
+    await sym2.loadProcesses([7])
+    assert.equal(sym2.userFrame(7, base + levelOne), 'level_one')
+    assert.deepEqual(second.reads, ['/proc/7/maps', `/proc/7/root${exe}`], 'the head, to learn the build-id')
   })
 
   it('says so once when the target hides kernel addresses', async () => {
