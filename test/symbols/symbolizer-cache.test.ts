@@ -84,9 +84,10 @@ describe('symboliser on a real target', {skip: skipReason()}, () => {
   const running: Running[] = []
 
   /** Builds target.c as a PIE, linked against libsymfix.so; VARIANT adds a function. */
-  function build(out: string, variant: boolean): void {
+  function build(out: string, variant: boolean, buildId = true): void {
     const src = fixturePath('symbols/target.c')
-    execFileSync('gcc', ['-O0', '-fPIE', '-pie', '-Wl,--build-id', ...(variant ? ['-DVARIANT'] : []), '-o', out, src, `-L${dir}`, '-lsymfix', `-Wl,-rpath,${dir}`])
+    const id = buildId ? '-Wl,--build-id' : '-Wl,--build-id=none'
+    execFileSync('gcc', ['-O0', '-fPIE', '-pie', id, ...(variant ? ['-DVARIANT'] : []), '-o', out, src, `-L${dir}`, '-lsymfix', `-Wl,-rpath,${dir}`])
   }
 
   before(async () => {
@@ -146,6 +147,22 @@ describe('symboliser on a real target', {skip: skipReason()}, () => {
     assert.deepEqual(names(third.sym, a), expected)
     const fourth = await run(cacheDir, [a.pid])
     assert.deepEqual(fourth.target.fileReads(), [])
+  })
+
+  it('finds a file without a build-id again by its stat', async () => {
+    const cacheDir = join(dir, 'cache-noid')
+    const plain = join(dir, 'plain')
+    build(plain, false, false)
+    assert.doesNotMatch(execFileSync('readelf', ['-n', plain], {encoding: 'utf8'}), /Build ID/)
+    const p = await start(plain)
+    running.push(p)
+    const expected = {level_one: 'level_one', main: 'main', lib_function: 'lib_function'}
+    const first = await run(cacheDir, [p.pid])
+    assert.deepEqual(names(first.sym, p), expected)
+    assert.ok(first.target.fileReads().some((f) => f.endsWith(plain)))
+    const second = await run(cacheDir, [p.pid])
+    assert.deepEqual(second.target.fileReads(), [])
+    assert.deepEqual(names(second.sym, p), expected)
   })
 
   it('reads a rebuilt binary whole and names its new functions', async () => {
