@@ -23,8 +23,8 @@ export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
     uid: Flags.integer({char: 'u', summary: 'Trace this UID only.', min: 0}),
     duration: Flags.integer({char: 'd', summary: 'Total duration of the trace, in seconds.', min: 1}),
     name: Flags.string({char: 'n', summary: 'Only print process names containing this name.'}),
-    extended_fields: Flags.boolean({char: 'e', summary: 'Show extended fields (flags and mode).', aliases: ['extended-fields']}),
-    flag_filter: Flags.string({char: 'f', summary: 'Only opens with this flag, named as in C (O_WRONLY); repeatable.', multiple: true, aliases: ['flag-filter']}),
+    extended_fields: Flags.boolean({char: 'e', summary: 'Show extended fields (flags and mode). Also --extended-fields.', aliases: ['extended-fields']}),
+    flag_filter: Flags.string({char: 'f', summary: 'Only opens with this flag, named as in C (O_WRONLY); repeatable. Also --flag-filter.', multiple: true, aliases: ['flag-filter']}),
     'full-path': Flags.boolean({char: 'F', summary: 'Show the full path of a file opened with a relative path.'}),
     'buffer-pages': Flags.integer({char: 'b', summary: 'Size of the event ring buffer, in pages (a power of two).', default: 1024, min: 1}),
   }

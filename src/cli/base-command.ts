@@ -8,6 +8,7 @@ import {readFileSync} from 'node:fs'
 import type {Client} from '../remote/client.js'
 import type {Logger} from '../remote/transport.js'
 import {readUserConfig} from './config.js'
+import type {Interval} from './collate-intervals.js'
 import type {Target} from './fan-out.js'
 import type {EventRunContext} from './run-events.js'
 import type {PumpResult} from '../tools/event-pump.js'
@@ -140,7 +141,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async eachTargetLabelled(run: (ctx: EventRunContext, t: Target) => Promise<PumpResult>): Promise<void> {
     const [{runEventTool, lostMessage}, {labelledOutputs}] = await Promise.all([import('./run-events.js'), import('./labelled-output.js')])
-    const names = this.targets().map((t) => t.name)
+    const names = this.targetNames
     await runEventTool({json: this.flags.json, machine: this.flags.arch, logger: this.logger}, async (ctx) => {
       const outputs = labelledOutputs(names, ctx)
       let records = 0
@@ -154,6 +155,35 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       )
       return {records, lost: 0}
     })
+  }
+
+  /**
+   * Runs an aggregating tool on every target under one Ctrl-C and one
+   * stdout: each interval is printed once every target has delivered it
+   * (or is done), by the output `output` makes. `run` returns what it counted.
+   */
+  protected async eachTargetCollated<I extends Interval, O extends {intervals(parts: readonly (I | undefined)[]): Promise<void>}>(
+    output: (out: EventRunContext) => O,
+    run: (ctx: EventRunContext, t: Target, out: O, interval: (i: I) => Promise<void>) => Promise<number>,
+  ): Promise<void> {
+    const [{runEventTool}, {collateIntervals}] = await Promise.all([import('./run-events.js'), import('./collate-intervals.js')])
+    await runEventTool({json: this.flags.json, machine: this.flags.arch, logger: this.logger}, async (ctx) => {
+      const out = output(ctx)
+      const collator = collateIntervals<I>(this.targets().length, (parts) => out.intervals(parts))
+      let records = 0
+      await this.onEveryTarget(
+        async (t) => {
+          records += await run({...ctx, logger: t.logger}, t, out, (i) => collator.add(t.index, i))
+        },
+        (index) => collator.end(index),
+      )
+      return {records, lost: 0}
+    })
+  }
+
+  /** The names output is labelled with, in target order. */
+  protected get targetNames(): string[] {
+    return this.targets().map((t) => t.name)
   }
 
   public override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
