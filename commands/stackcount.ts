@@ -76,7 +76,7 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
     }
     if (f.dashboard) this.oneTargetOnly('--dashboard', 'its panes show one target')
     if (f.svg) this.oneTargetOnly('--svg', 'one flame graph file; use -f for folded stacks of every target')
-    if (f.merge && f['show-addresses']) this.error('--merge adds up stacks by their symbols: their addresses differ from target to target, so -v cannot show them', {exit: 2})
+    if (f.merge && f['show-addresses']) this.usageError('--merge adds up stacks by their symbols: their addresses differ from target to target, so -v cannot show them')
     if (f.dashboard) {
       const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
       const refusal = dashboardRefusal()

@@ -8,6 +8,7 @@ import {readFileSync} from 'node:fs'
 import type {Client} from '../remote/client.js'
 import type {Logger} from '../remote/transport.js'
 import {readUserConfig} from './config.js'
+import {ExitCode} from './exit-codes.js'
 import type {Interval} from './collate-intervals.js'
 import type {Target} from './fan-out.js'
 import type {EventRunContext} from './run-events.js'
@@ -97,7 +98,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Refuses a flag that makes no sense with several targets (exit 2). */
   protected oneTargetOnly(flag: string, why: string): void {
-    if (this.severalTargets) this.error(`${flag} works on one target only (${why}); ${this.targets().length} were given`, {exit: 2})
+    if (this.severalTargets) this.usageError(`${flag} works on one target only (${why}); ${this.targets().length} were given`)
+  }
+
+  /** A bad command line: one line on stderr, exit code 2. */
+  protected usageError(message: string): never {
+    this.logToStderr(`bpftools: ${message}`)
+    return this.exit(ExitCode.USAGE)
   }
 
   /** Connects to `remote`; every connection is closed when the command ends. */

@@ -4,12 +4,13 @@
 // reported and the other keeps tracing.
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {closeSync, openSync, writeFileSync} from 'node:fs'
 import {promisify} from 'node:util'
 import {after, before, describe, it} from 'node:test'
 import {BPFTOOLS, Scratch, toolsUnavailable} from './helpers/programs.js'
 import {Bpfd, stopEveryTool, ToolProcess} from './helpers/tool-process.js'
 import {killEveryWorkload, Workload} from './helpers/workload.js'
+import {loaderFixturePath} from '../loader/env.js'
 
 const run = promisify(execFile)
 const COMM = 'bpft-mtopen'
@@ -158,5 +159,26 @@ describe('several targets at once (local and tcp on loopback)', {skip: toolsUnav
     }
     const exit = await tool.stop()
     assert.equal(exit.code, 3, tool.report())
+  })
+
+  it('run: the records of each target labelled with it', async () => {
+    const bpfd = await tcpBpfd()
+    const width = Math.max(6, bpfd.remote.length)
+    const path = uniqueFile('run')
+    const args = ['run', loaderFixturePath('openat.bpf.c'), '-d', '3', '--set', `targ_pid=${process.pid}`, '-r', 'local', '-r', bpfd.remote]
+    const tool = await ToolProcess.start([BPFTOOLS, ...args], {label: 'run x2', bpfd, ready: /Ctrl-C to stop/})
+    await tool.waitFor(() => (tool.stderr.match(/^bpftools: (local|tcp:\S+): running for 3 s; Ctrl-C to stop$/gm) ?? []).length === 2, 'both targets running')
+    for (let i = 0; i < 3; i++) closeSync(openSync(path, 'r'))
+    const exit = await tool.exited
+    assert.equal(exit.code, 0, tool.report())
+    // struct open_event: pid, length with the NUL, the name.
+    const head = Buffer.alloc(8)
+    head.writeUInt32LE(process.pid, 0)
+    head.writeInt32LE(path.length + 1, 4)
+    const hex = (b: Buffer) => b.toString('hex').replace(/(..)(?!$)/g, '$1 ')
+    const record = `[opens] ${hex(Buffer.concat([head, Buffer.from(path)]))} 00`
+    for (const target of ['local', bpfd.remote]) {
+      assert.equal(tool.lines.filter((l) => l.startsWith(`${target.padEnd(width)} ${record}`)).length, 3, tool.report())
+    }
   })
 })
