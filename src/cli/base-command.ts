@@ -1,6 +1,7 @@
 /**
  * The base every bpftools command extends: the shared flags (--remote,
- * --json, --verbose, --arch), connecting to the target, and turning known
+ * --remotes-file, --json, --verbose, --arch), connecting to the target or
+ * running a tool on every target (src/cli/fan-out.ts), and turning known
  * errors into a short message and a documented exit code.
  */
 import {Command, Flags, type Interfaces} from '@oclif/core'
