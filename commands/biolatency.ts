@@ -33,12 +33,13 @@ export default class Biolatency extends BaseCommand<typeof Biolatency> {
     disks: Flags.boolean({char: 'D', summary: 'A histogram per disk.', exclusive: ['flags']}),
     flags: Flags.boolean({char: 'F', summary: 'A histogram per set of I/O flags.', exclusive: ['disks']}),
     extension: Flags.boolean({char: 'e', summary: 'Also print the average and total latency.'}),
+    merge: Flags.boolean({summary: 'With several targets: print one histogram of all of them instead of one per target.'}),
     disk: Flags.string({char: 'd', summary: 'Trace this disk only (a name from /sys/block, e.g. sda or vda).'}),
   }
 
   public async run(): Promise<void> {
     const f = this.flags
-    const [{runBiolatency}, {runEventTool}, {BiolatencyUsageError, checkOptions}] = await Promise.all([
+    const [{runBiolatency, timeRequests}, {runEventTool}, {BiolatencyUsageError, checkOptions}] = await Promise.all([
       import('../src/tools/biolatency/run.js'),
       import('../src/cli/run-events.js'),
       import('../src/tools/biolatency/options.js'),
@@ -55,12 +56,21 @@ export default class Biolatency extends BaseCommand<typeof Biolatency> {
       disk: f.disk,
     }
     if (f.dashboard) {
+      this.oneTargetOnly('--dashboard', 'its panes show one target')
       const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
       const refusal = dashboardRefusal()
       if (refusal) this.error(refusal, {exit: 2})
     }
     try {
       checkOptions(options)
+      if (this.severalTargets) {
+        const {biolatencyTargetsOutput} = await import('../src/tools/biolatency/sink.js')
+        await this.eachTargetCollated(
+          (out) => biolatencyTargetsOutput(options, out, this.targetNames, f.merge),
+          async (ctx, t, out, interval) => (await timeRequests(t.client, options, ctx, {start: () => out.start(), interval})).requests,
+        )
+        return
+      }
       const client = await this.connect()
       if (f.dashboard) {
         const {biolatencyDashboard} = await import('../src/dashboard/biolatency.js')

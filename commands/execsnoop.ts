@@ -52,9 +52,15 @@ export default class Execsnoop extends BaseCommand<typeof Execsnoop> {
       ppid: f.ppid,
     }
     if (f.dashboard) {
+      this.oneTargetOnly('--dashboard', 'its panes show one target')
       const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
       const refusal = dashboardRefusal()
       if (refusal) this.error(refusal, {exit: 2})
+    }
+    const [{runExecsnoop}, {runEventTool}] = await Promise.all([import('../src/tools/execsnoop/run.js'), import('../src/cli/run-events.js')])
+    if (this.severalTargets) {
+      await this.eachTargetLabelled((ctx, t) => runExecsnoop(t.client, options, {...ctx, durationSec: f.duration}))
+      return
     }
     const client = await this.connect()
     if (f.dashboard) {
@@ -62,7 +68,6 @@ export default class Execsnoop extends BaseCommand<typeof Execsnoop> {
       await execsnoopDashboard(client, options, {title: [this.id, ...this.argv].join(' '), machine: f.arch, verbose: f.verbose, durationSec: f.duration})
       return
     }
-    const [{runExecsnoop}, {runEventTool}] = await Promise.all([import('../src/tools/execsnoop/run.js'), import('../src/cli/run-events.js')])
     await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, (ctx) => runExecsnoop(client, options, {...ctx, durationSec: f.duration}))
   }
 }

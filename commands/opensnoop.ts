@@ -23,8 +23,8 @@ export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
     uid: Flags.integer({char: 'u', summary: 'Trace this UID only.', min: 0}),
     duration: Flags.integer({char: 'd', summary: 'Total duration of the trace, in seconds.', min: 1}),
     name: Flags.string({char: 'n', summary: 'Only print process names containing this name.'}),
-    extended_fields: Flags.boolean({char: 'e', summary: 'Show extended fields (flags and mode).', aliases: ['extended-fields']}),
-    flag_filter: Flags.string({char: 'f', summary: 'Only opens with this flag, named as in C (O_WRONLY); repeatable.', multiple: true, aliases: ['flag-filter']}),
+    extended_fields: Flags.boolean({char: 'e', summary: 'Show extended fields (flags and mode). Also --extended-fields.', aliases: ['extended-fields']}),
+    flag_filter: Flags.string({char: 'f', summary: 'Only opens with this flag, named as in C (O_WRONLY); repeatable. Also --flag-filter.', multiple: true, aliases: ['flag-filter']}),
     'full-path': Flags.boolean({char: 'F', summary: 'Show the full path of a file opened with a relative path.'}),
     'buffer-pages': Flags.integer({char: 'b', summary: 'Size of the event ring buffer, in pages (a power of two).', default: 1024, min: 1}),
   }
@@ -34,11 +34,11 @@ export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
     const pages = f['buffer-pages']
     if ((pages & (pages - 1)) !== 0) this.error(`--buffer-pages must be a power of two, not ${pages}`, {exit: 2})
     if (f.dashboard) {
+      this.oneTargetOnly('--dashboard', 'its panes show one target')
       const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
       const refusal = dashboardRefusal()
       if (refusal) this.error(refusal, {exit: 2})
     }
-    const client = await this.connect()
     const options = {
       timestamp: f.timestamp,
       printUid: f['print-uid'],
@@ -53,12 +53,17 @@ export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
       fullPath: f['full-path'],
       bufferPages: pages,
     }
+    const [{runOpensnoop}, {runEventTool}] = await Promise.all([import('../src/tools/opensnoop/run.js'), import('../src/cli/run-events.js')])
+    if (this.severalTargets) {
+      await this.eachTargetLabelled((ctx, t) => runOpensnoop(t.client, options, ctx))
+      return
+    }
+    const client = await this.connect()
     if (f.dashboard) {
       const {opensnoopDashboard} = await import('../src/dashboard/opensnoop.js')
       await opensnoopDashboard(client, options, {title: [this.id, ...this.argv].join(' '), machine: f.arch, verbose: f.verbose})
       return
     }
-    const [{runOpensnoop}, {runEventTool}] = await Promise.all([import('../src/tools/opensnoop/run.js'), import('../src/cli/run-events.js')])
     await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, (ctx) => runOpensnoop(client, options, ctx))
   }
 }

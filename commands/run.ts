@@ -34,6 +34,10 @@ With --json every line is a JSON object: {"map":"events","data":"<base64>"} per 
       import('../src/cli/run-events.js'),
     ])
     const options = {file: this.args.file, set: f.set ?? [], attach: f.attach ?? [], includeDirs: f['include-dir'] ?? [], durationSec: f.duration}
+    if (this.severalTargets) {
+      await this.eachTargetLabelled((ctx, t) => runObject(t.client, options, ctx))
+      return
+    }
     const client = await this.connect()
     try {
       await runEventTool({json: f.json, machine: f.arch, logger: this.logger}, (ctx) => runObject(client, options, ctx))

@@ -45,12 +45,13 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
     delimited: Flags.boolean({char: 'd', summary: 'Insert -- between the kernel and the user stack.'}),
     folded: Flags.boolean({char: 'f', summary: 'Folded output: one `comm;user;frames;kernel;frames count` line per stack, for flame graph tools.'}),
     svg: Flags.string({summary: 'Also write an interactive flame graph of every stack counted to this file (SVG).'}),
+    merge: Flags.boolean({summary: 'With several targets: print the stacks of all of them added up (by their symbols) instead of per target.'}),
     'max-stacks': Flags.integer({summary: 'Distinct stacks kept per interval (size of the count and stack maps).', default: 16384, min: 16}),
   }
 
   public async run(): Promise<void> {
     const f = this.flags
-    const [{runStackcount}, {runEventTool}, {parsePattern, stackChoice, StackcountUsageError}] = await Promise.all([
+    const [{runStackcount, countStacks}, {runEventTool}, {parsePattern, stackChoice, StackcountUsageError}] = await Promise.all([
       import('../src/tools/stackcount/run.js'),
       import('../src/cli/run-events.js'),
       import('../src/tools/stackcount/options.js'),
@@ -73,6 +74,9 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
       svg: f.svg,
       maxStacks: f['max-stacks'],
     }
+    if (f.dashboard) this.oneTargetOnly('--dashboard', 'its panes show one target')
+    if (f.svg) this.oneTargetOnly('--svg', 'one flame graph file; use -f for folded stacks of every target')
+    if (f.merge && f['show-addresses']) this.usageError('--merge adds up stacks by their symbols: their addresses differ from target to target, so -v cannot show them')
     if (f.dashboard) {
       const {dashboardRefusal} = await import('../src/dashboard/terminal.js')
       const refusal = dashboardRefusal()
@@ -81,6 +85,14 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
     try {
       // A bad pattern is reported before the target is reached.
       stackChoice(options, parsePattern(options.pattern))
+      if (this.severalTargets) {
+        const {stackcountTargetsOutput} = await import('../src/tools/stackcount/sink.js')
+        await this.eachTargetCollated(
+          (out) => stackcountTargetsOutput(options, out, this.targetNames, f.merge),
+          async (ctx, t, out, interval) => (await countStacks(t.client, options, ctx, {start: (info) => out.start(t.index, info), interval})).events,
+        )
+        return
+      }
       const client = await this.connect()
       if (f.dashboard) {
         const {stackcountDashboard} = await import('../src/dashboard/stackcount.js')

@@ -15,7 +15,9 @@ import {CompileError} from '../compile/errors.js'
 import {ObjectError} from '../object/errors.js'
 import {OpenFlagError} from '../tools/opensnoop/open-flags.js'
 import {RecordError} from '../tools/record-layout.js'
+import {RunOptionError} from '../tools/run/options.js'
 import {ConfigError} from './config.js'
+import {RemotesError} from './remotes.js'
 
 export interface ErrorReport {
   readonly message: string
@@ -55,7 +57,7 @@ export function reportError(error: unknown, options: {verbose?: boolean} = {}): 
     return {message: error.message, exitCode: ExitCode.FAILURE}
   }
   if (error instanceof ObjectError) return {message: `not a usable BPF object: ${error.message}`, exitCode: ExitCode.FAILURE}
-  if (error instanceof OpenFlagError || error instanceof ConfigError) return {message: error.message, exitCode: ExitCode.USAGE}
+  if (error instanceof OpenFlagError || error instanceof ConfigError || error instanceof RemotesError || error instanceof RunOptionError) return {message: error.message, exitCode: ExitCode.USAGE}
   if (error instanceof ProtocolError) {
     const frame = verbose && error.frame ? `\nline: ${error.frame}` : ''
     return {message: error.message + frame, exitCode: ExitCode.PROTOCOL}

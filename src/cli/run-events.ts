@@ -7,6 +7,10 @@ import type {PumpResult} from '../tools/event-pump.js'
 
 export type EventRunContext = RunContext & {logger: Logger; signal: AbortSignal}
 
+export function lostMessage(lost: number): string {
+  return `${lost} events lost (the target produced them faster than they were read; a larger buffer may help)`
+}
+
 export async function runEventTool(
   base: {json: boolean; machine?: string; logger: Logger},
   run: (ctx: EventRunContext) => Promise<PumpResult>,
@@ -33,7 +37,7 @@ export async function runEventTool(
   }
   try {
     const result = await run({...base, signal: abort.signal, write})
-    if (result.lost > 0) base.logger.info(`${result.lost} events lost (the target produced them faster than they were read; a larger buffer may help)`)
+    if (result.lost > 0) base.logger.info(lostMessage(result.lost))
     base.logger.debug(`${result.records} events received`)
     return result
   } finally {

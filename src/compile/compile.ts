@@ -120,6 +120,9 @@ function atomicWrite(path: string, data: Buffer | string): void {
   renameSync(tmp, path);
 }
 
+/** Compiles under way, by the object's path: a second caller waits for the first one's clang. */
+const inFlight = new Map<string, Promise<CompileResult>>();
+
 /** Compiles BPF C for `arch`, from the cache when nothing that matters changed. */
 export async function compileBpf(options: CompileOptions): Promise<CompileResult> {
   const env = options.env ?? process.env;
@@ -198,47 +201,57 @@ export async function compileBpf(options: CompileOptions): Promise<CompileResult
     // a miss
   }
 
-  // Compile.
-  mkdirSync(join(cacheDir, 'objects'), {recursive: true});
-  const tmp = `${objectPath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const args = [...flags, ...(sourcePath ? ['-c', sourcePath] : ['-x', 'c', '-c', '-']), '-o', tmp];
-  let result: {stdout: string; stderr: string; code: number};
-  try {
-    result = await runTool(clang, args, sourcePath ? undefined : code.toString('utf8'));
-  } catch (e) {
-    rmSync(tmp, {force: true});
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') {
-      throw new CompileError('clang-missing', `clang could not be started (${clang}): install the Debian package 'clang'`, {source: name, package: 'clang', cause: e});
+  // Compile, once for every caller that wants the same object meanwhile (several targets of one architecture).
+  const running = inFlight.get(objectPath);
+  if (running) return {...(await running), cacheHit: true, warnings: ''};
+  const compiling = (async (): Promise<CompileResult> => {
+    mkdirSync(join(cacheDir, 'objects'), {recursive: true});
+    const tmp = `${objectPath}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const args = [...flags, ...(sourcePath ? ['-c', sourcePath] : ['-x', 'c', '-c', '-']), '-o', tmp];
+    let result: {stdout: string; stderr: string; code: number};
+    try {
+      result = await runTool(clang, args, sourcePath ? undefined : code.toString('utf8'));
+    } catch (e) {
+      rmSync(tmp, {force: true});
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') {
+        throw new CompileError('clang-missing', `clang could not be started (${clang}): install the Debian package 'clang'`, {source: name, package: 'clang', cause: e});
+      }
+      throw new CompileError('failed', `running ${clang} failed: ${err.message}`, {source: name, cause: e});
     }
-    throw new CompileError('failed', `running ${clang} failed: ${err.message}`, {source: name, cause: e});
-  }
-  const stderr = sourcePath ? result.stderr : result.stderr.replaceAll('<stdin>', name);
-  const command = [clang, ...args.slice(0, -1), objectPath];
-  if (result.code !== 0) {
-    rmSync(tmp, {force: true});
-    const trimmed = trimStderr(stderr);
-    const diagnostics = parseDiagnostics(stderr);
-    const missing = /fatal error: '([^']+)' file not found/.exec(stderr)?.[1];
-    const pkg = missing ? packageForHeader(missing) : undefined;
-    if (missing && pkg) {
-      throw new CompileError('headers-missing',
-        `cannot compile ${basename(name)}: header <${missing}> is not installed: install the Debian package '${pkg}' (apt-get install ${pkg})\n${trimmed}`,
-        {source: name, stderr: trimmed, diagnostics, exitCode: result.code, package: pkg, missingHeader: missing, command});
+    const stderr = sourcePath ? result.stderr : result.stderr.replaceAll('<stdin>', name);
+    const command = [clang, ...args.slice(0, -1), objectPath];
+    if (result.code !== 0) {
+      rmSync(tmp, {force: true});
+      const trimmed = trimStderr(stderr);
+      const diagnostics = parseDiagnostics(stderr);
+      const missing = /fatal error: '([^']+)' file not found/.exec(stderr)?.[1];
+      const pkg = missing ? packageForHeader(missing) : undefined;
+      if (missing && pkg) {
+        throw new CompileError('headers-missing',
+          `cannot compile ${basename(name)}: header <${missing}> is not installed: install the Debian package '${pkg}' (apt-get install ${pkg})\n${trimmed}`,
+          {source: name, stderr: trimmed, diagnostics, exitCode: result.code, package: pkg, missingHeader: missing, command});
+      }
+      const first = diagnostics.find((d) => d.severity === 'error' || d.severity === 'fatal error');
+      throw new CompileError('diagnostics',
+        `clang could not compile ${name}${first ? ` (${first.file}:${first.line}: ${first.message})` : ''}:\n${trimmed}`,
+        {source: name, stderr: trimmed, diagnostics, exitCode: result.code, command, ...(missing ? {missingHeader: missing} : {})});
     }
-    const first = diagnostics.find((d) => d.severity === 'error' || d.severity === 'fatal error');
-    throw new CompileError('diagnostics',
-      `clang could not compile ${name}${first ? ` (${first.file}:${first.line}: ${first.message})` : ''}:\n${trimmed}`,
-      {source: name, stderr: trimmed, diagnostics, exitCode: result.code, command, ...(missing ? {missingHeader: missing} : {})});
-  }
-  let object: Buffer;
+    let object: Buffer;
+    try {
+      object = readFileSync(tmp);
+      renameSync(tmp, objectPath);
+      atomicWrite(indexPath, JSON.stringify({objectKey: key, clangVersion: version} satisfies IndexEntry));
+    } catch (e) {
+      rmSync(tmp, {force: true});
+      throw new CompileError('failed', `cannot store the compiled object in ${cacheDir}: ${(e as Error).message}`, {source: name, cause: e});
+    }
+    return {object, cacheHit: false, path: objectPath, key, warnings: trimStderr(stderr)};
+  })();
+  inFlight.set(objectPath, compiling);
   try {
-    object = readFileSync(tmp);
-    renameSync(tmp, objectPath);
-    atomicWrite(indexPath, JSON.stringify({objectKey: key, clangVersion: version} satisfies IndexEntry));
-  } catch (e) {
-    rmSync(tmp, {force: true});
-    throw new CompileError('failed', `cannot store the compiled object in ${cacheDir}: ${(e as Error).message}`, {source: name, cause: e});
+    return await compiling;
+  } finally {
+    inFlight.delete(objectPath);
   }
-  return {object, cacheHit: false, path: objectPath, key, warnings: trimStderr(stderr)};
 }

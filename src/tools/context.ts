@@ -13,8 +13,20 @@ export type ModelContext = {
   onReady?(): void
 }
 
-/** The text or NDJSON output. */
-export type RunContext = ModelContext & {
+/** Where text or NDJSON goes. */
+export type TextOut = {
   json: boolean
   write(text: string): void | Promise<void>
+  /**
+   * Writes the column header. Absent, it is written like any text; with
+   * several targets it is written once, when every target is ready.
+   */
+  header?(text: string): void | Promise<void>
+}
+
+/** The text or NDJSON output. */
+export type RunContext = ModelContext & TextOut
+
+export function writeHeader(out: TextOut, text: string): void | Promise<void> {
+  return out.header ? out.header(text) : out.write(text)
 }

@@ -1,5 +1,6 @@
 // Where execsnoop's decoded events go: bcc's text columns or NDJSON here;
 // the dashboard is another sink over the same events.
+import {writeHeader, type TextOut} from '../context.js'
 import type {ExecEvent} from './event.js'
 import {execsnoopHeader, execsnoopJson, execsnoopLine, type LineContext} from './format.js'
 import type {ExecsnoopOptions} from './options.js'
@@ -15,10 +16,10 @@ export interface ExecsnoopSink {
 }
 
 /** bcc's output: the header, then a line (or an NDJSON object) per event, one write per batch. */
-export function execsnoopOutput(o: ExecsnoopOptions, out: {json: boolean; write(text: string): void | Promise<void>}): ExecsnoopSink {
+export function execsnoopOutput(o: ExecsnoopOptions, out: TextOut): ExecsnoopSink {
   return {
     async start() {
-      if (!out.json) await out.write(execsnoopHeader(o) + '\n')
+      if (!out.json) await writeHeader(out, execsnoopHeader(o) + '\n')
     },
     async events(batch) {
       let text = ''

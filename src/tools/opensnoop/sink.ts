@@ -1,5 +1,6 @@
 // Where opensnoop's decoded events go: bcc's text columns or NDJSON here;
 // the dashboard is another sink over the same events.
+import {writeHeader, type TextOut} from '../context.js'
 import type {OpenEvent} from './event.js'
 import {opensnoopHeader, opensnoopJson, opensnoopLine, type LineContext} from './format.js'
 import type {OpensnoopOptions} from './options.js'
@@ -15,10 +16,10 @@ export interface OpensnoopSink {
 }
 
 /** bcc's output: the header, then a line (or an NDJSON object) per event, one write per batch. */
-export function opensnoopOutput(o: OpensnoopOptions, out: {json: boolean; write(text: string): void | Promise<void>}): OpensnoopSink {
+export function opensnoopOutput(o: OpensnoopOptions, out: TextOut): OpensnoopSink {
   return {
     async start() {
-      if (!out.json) await out.write(opensnoopHeader(o) + '\n')
+      if (!out.json) await writeHeader(out, opensnoopHeader(o) + '\n')
     },
     async events(batch) {
       let text = ''

@@ -23,8 +23,8 @@ export type TextOptions = {
   pidGiven: boolean
 }
 
-export function stackcountHeader(matched: number, pattern: string): string {
-  return `Tracing ${matched} functions for "${pattern}"... Hit Ctrl-C to end.\n`
+export function stackcountHeader(matched: number, pattern: string, target?: string): string {
+  return `Tracing ${matched} functions for "${pattern}"${target === undefined ? '' : ` on ${target}`}... Hit Ctrl-C to end.\n`
 }
 
 /** bcc's `%-8s` of strftime("%H:%M:%S"). */
