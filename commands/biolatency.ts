@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand} from '../src/cli/base-command.js'
+import {BaseCommand, dashboardFlag} from '../src/cli/base-command.js'
 
 export default class Biolatency extends BaseCommand<typeof Biolatency> {
   static override summary = 'Summarize block device I/O latency as a histogram, as bcc\'s biolatency.'
@@ -27,6 +27,7 @@ export default class Biolatency extends BaseCommand<typeof Biolatency> {
   }
 
   static override flags = {
+    dashboard: dashboardFlag,
     timestamp: Flags.boolean({char: 'T', summary: 'Include a timestamp on output.'}),
     queued: Flags.boolean({char: 'Q', summary: 'Include the time in the OS queue.'}),
     milliseconds: Flags.boolean({char: 'm', summary: 'Histograms in milliseconds.'}),

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../src/cli/base-command.js'
+import {BaseCommand, dashboardFlag} from '../src/cli/base-command.js'
 
 export default class Execsnoop extends BaseCommand<typeof Execsnoop> {
   static override summary = 'Trace new processes via exec() syscalls, as bcc\'s execsnoop.'
@@ -16,6 +16,7 @@ export default class Execsnoop extends BaseCommand<typeof Execsnoop> {
   ]
 
   static override flags = {
+    dashboard: dashboardFlag,
     time: Flags.boolean({char: 'T', summary: 'Include a time column (HH:MM:SS).'}),
     timestamp: Flags.boolean({char: 't', summary: 'Include a timestamp column (seconds since start).'}),
     fails: Flags.boolean({char: 'x', summary: 'Include failed exec()s.'}),

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {BaseCommand} from '../src/cli/base-command.js'
+import {BaseCommand, dashboardFlag} from '../src/cli/base-command.js'
 
 export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
   static override summary = 'Trace open() syscalls, as bcc\'s opensnoop.'
@@ -15,6 +15,7 @@ export default class Opensnoop extends BaseCommand<typeof Opensnoop> {
   ]
 
   static override flags = {
+    dashboard: dashboardFlag,
     timestamp: Flags.boolean({char: 'T', summary: 'Include a timestamp column (seconds since the first event).'}),
     'print-uid': Flags.boolean({char: 'U', summary: 'Print a UID column.'}),
     failed: Flags.boolean({char: 'x', summary: 'Only show failed opens.'}),

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand} from '../src/cli/base-command.js'
+import {BaseCommand, dashboardFlag} from '../src/cli/base-command.js'
 
 export default class Stackcount extends BaseCommand<typeof Stackcount> {
   static override summary = 'Count the stacks that lead to an event, as bcc\'s stackcount.'
@@ -31,6 +31,7 @@ export default class Stackcount extends BaseCommand<typeof Stackcount> {
   }
 
   static override flags = {
+    dashboard: dashboardFlag,
     pid: Flags.integer({char: 'p', summary: 'Trace this PID only.', min: 1}),
     cpu: Flags.integer({char: 'c', summary: 'Trace this CPU only.', min: 0}),
     interval: Flags.integer({char: 'i', summary: 'Print and clear the counts every INTERVAL seconds.', min: 1}),

@@ -17,6 +17,9 @@ import type {PumpResult} from '../tools/event-pump.js'
 import {startSpinner} from './progress.js'
 import {chooseRemotes, RemotesError, type RemoteTarget} from './remotes.js'
 
+/** --dashboard, for the tools that have a live view (not every command has one). */
+export const dashboardFlag = Flags.boolean({summary: 'Show a live terminal dashboard instead of text.', exclusive: ['json']})
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
@@ -37,7 +40,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     json: Flags.boolean({summary: 'Print JSON instead of text.', helpGroup: 'GLOBAL'}),
-    dashboard: Flags.boolean({summary: 'Show a live terminal dashboard instead of text.', exclusive: ['json'], helpGroup: 'GLOBAL'}),
     verbose: Flags.boolean({summary: 'Report what happens on the way (uploads, round trips, full verifier logs).', helpGroup: 'GLOBAL'}),
     arch: Flags.string({
       summary: 'Target architecture (x86_64, aarch64), instead of what the target reports.',

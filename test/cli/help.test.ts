@@ -11,6 +11,7 @@ type ManifestFlag = {name: string; char?: string; aliases?: string[]; helpGroup?
 type Manifest = {commands: Record<string, {flags: Record<string, ManifestFlag>}>}
 
 const root = packageRoot()
+const withDashboard = new Set(['opensnoop', 'execsnoop', 'stackcount', 'biolatency'])
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as Manifest
 
 test('the manifest has every command there is', () => {
@@ -25,7 +26,9 @@ for (const [id, command] of Object.entries(manifest.commands)) {
     const help = r.stdout
     const flags = Object.values(command.flags)
     // The shared flags are part of every command.
-    for (const shared of ['remote', 'remotes-file', 'json', 'dashboard', 'verbose', 'arch']) assert.ok(command.flags[shared], `${id} has no --${shared}`)
+    for (const shared of ['remote', 'remotes-file', 'json', 'verbose', 'arch']) assert.ok(command.flags[shared], `${id} has no --${shared}`)
+    // Only the tools with a live view take --dashboard; elsewhere it is refused as unknown.
+    assert.equal(Boolean(command.flags.dashboard), withDashboard.has(id), `${id}: --dashboard`)
     for (const f of flags) {
       const long = `--${f.name}`
       assert.ok(new RegExp(`(^|[\\s,\\[])${long.replace(/[-]/g, '\\-')}([=\\s\\]]|$)`, 'm').test(help), `${id} --help does not list ${long}\n${help}`)

@@ -33,4 +33,12 @@ describe('--dashboard without a terminal', () => {
     assert.equal(r.status, 2, r.stderr)
     assert.match(r.stderr, /--json.*--dashboard/)
   })
+
+  for (const args of [['run', 'prog.bpf.c'], ['target']]) {
+    it(`${args[0]} has no live view: --dashboard is refused as unknown, exit 2`, () => {
+      const r = piped([...args, '--dashboard'])
+      assert.equal(r.status, 2, r.stderr)
+      assert.match(r.stderr, /Nonexistent flag: --dashboard/)
+    })
+  }
 })
