@@ -8,16 +8,23 @@ import {packageRoot} from '../../src/remote/bpfd-binary.js'
 import {qemuUnavailable, type Guest} from './guest.js'
 import {guestImage, TargetUnavailable, type GuestArch} from './images.js'
 
-export type CliResult = {code: number | null; stdout: string; stderr: string; ms: number}
+export type CliResult = {code: number | null; signal?: NodeJS.Signals | null; stdout: string; stderr: string; ms: number}
 
-export type CliOptions = {timeoutMs?: number; env?: NodeJS.ProcessEnv}
+export type CliOptions = {timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal}
 
 export function bpftools(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const root = packageRoot()
   const started = Date.now()
   const timeoutMs = options.timeoutMs ?? 60_000
   return new Promise((resolve, reject) => {
-    const child = spawn(join(root, 'bin', 'bpftools'), args, {cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env})
+    const child = spawn(join(root, 'bin', 'bpftools'), args, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      // Aborting kills the CLI outright, as a crash would; the result says SIGKILL.
+      signal: options.signal,
+      killSignal: 'SIGKILL',
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
@@ -26,13 +33,15 @@ export function bpftools(args: string[], options: CliOptions = {}): Promise<CliR
       child.kill('SIGKILL')
       reject(new Error(`bpftools ${args.join(' ')}: no exit within ${timeoutMs / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, timeoutMs)
-    child.once('error', (error) => {
+    child.on('error', (error) => {
+      // An abort is reported here, and then as the close with SIGKILL.
+      if (error.name === 'AbortError') return
       clearTimeout(timer)
       reject(error)
     })
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({code, stdout, stderr, ms: Date.now() - started})
+      resolve({code, signal, stdout, stderr, ms: Date.now() - started})
     })
   })
 }
