@@ -2,8 +2,10 @@
  * A throwaway QEMU guest (TCG) running the cached image of images.ts: bpfd on
  * a virtio-serial port carried over a unix-socket chardev (`--remote
  * unix:PATH`), and a test-only `ctl` port whose lines the guest's /init runs
- * with sh. Every guest is stopped by stop(), and also when this process exits
- * or is signalled; QEMU gets SIGKILL if this process dies without cleaning up.
+ * with sh. Optionally a blank disk (`disk`) and a network card serving the
+ * stand-in adbd (`adb`). Every guest is stopped by stop(), and also when this
+ * process exits or is signalled; QEMU gets SIGKILL if this process dies
+ * without cleaning up.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync} from 'node:fs'
