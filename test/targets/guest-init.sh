@@ -86,7 +86,7 @@ serve_ctl() {
 }
 
 # Test-only: a stand-in for an Android device's adbd (test/targets/bin/adb
-# talks to it), when the guest has a network card: TCP port 5555 behind
+# talks to it), when the host asks (bpftools.adb=1): TCP port 5555 behind
 # QEMU's user network, forwarded from the host's 127.0.0.1. Each connection
 # runs /sbin/adbd; commands run as the unprivileged user shell (uid 2000).
 serve_adb() {
@@ -112,6 +112,10 @@ until bpfd_port=$(port_named bpfd) && ctl_port=$(port_named ctl); do
   sleep 0.05
 done
 serve_ctl "$ctl_port" &
-[ -e /sys/class/net/eth0 ] && serve_adb eth0
+if grep -qw bpftools.adb=1 /proc/cmdline; then
+  i=0
+  until [ -e /sys/class/net/eth0 ] || [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.05; done
+  if [ -e /sys/class/net/eth0 ]; then serve_adb eth0; else say "no network card for adbd"; fi
+fi
 say "bpfd on /dev/$bpfd_port, ctl on /dev/$ctl_port, $(cut -d' ' -f1 /proc/uptime) s after boot"
 serve_bpfd "$bpfd_port"

@@ -165,6 +165,17 @@ export class Guest {
 
   /** Builds or finds the image, boots it and waits until bpfd answers. */
   static async start(options: GuestOptions): Promise<Guest> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Guest.startOnce(options)
+      } catch (error) {
+        // Another process took the free port between freePort() and QEMU's bind.
+        if (!options.adb || attempt >= 3 || !/host forwarding/.test(String((error as Error).message))) throw error
+      }
+    }
+  }
+
+  private static async startOnce(options: GuestOptions): Promise<Guest> {
     const log = options.log ?? (() => {})
     const machine = MACHINES[options.arch]
     const missing = qemuUnavailable(options.arch)
@@ -180,7 +191,8 @@ export class Guest {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-kernel', image.kernel,
       '-initrd', image.initrd,
-      '-append', `console=${machine.console} panic=-1 quiet`,
+      // bpftools.adb=1 (ignored by the kernel): /init waits for the network card and serves adbd.
+      '-append', `console=${machine.console} panic=-1 quiet${options.adb ? ' bpftools.adb=1' : ''}`,
       '-chardev', `file,id=con,path=${consoleLog}`,
       '-serial', 'chardev:con',
       '-device', `${machine.serialBus},id=vser`,
