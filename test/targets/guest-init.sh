@@ -66,7 +66,9 @@ serve_bpfd() {
 # back, followed by a line "__CTL_DONE__ STATUS". The line
 # "__CTL_PUT__ SIZE PATH" instead stores the SIZE bytes that follow it in
 # PATH: read takes a byte at a time and dd with count_bytes no more than
-# SIZE (head -c reads ahead), so the next line is left in the port.
+# SIZE (head -c reads ahead), so the next line is left in the port. They
+# are read into /tmp first, so a PATH that cannot be written still consumes
+# them rather than leaving bytes to be run as lines.
 serve_ctl() {
   exec 3<>"/dev/$1"
   while :; do
@@ -76,8 +78,8 @@ serve_ctl() {
         "__CTL_PUT__ "*)
           size=${line#__CTL_PUT__ } path=${line#__CTL_PUT__ * }
           size=${size%% *}
-          dd bs=65536 count="$size" iflag=count_bytes,fullblock of="$path" <&3 2>/dev/null &&
-            [ "$(wc -c < "$path")" = "$size" ] ;;
+          dd bs=65536 count="$size" iflag=count_bytes,fullblock of=/tmp/.ctl-put <&3 2>/dev/null
+          [ "$(wc -c < /tmp/.ctl-put)" = "$size" ] && mv /tmp/.ctl-put "$path" 2>&3 ;;
         *) sh -c "$line" </dev/null >&3 2>&3 3>&- ;;
       esac
       printf '\n__CTL_DONE__ %d\n' "$?" >&3
