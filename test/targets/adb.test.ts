@@ -118,6 +118,10 @@ describe(`${REMOTE}: the arm64 guest as an adb device`, {skip}, () => {
     const hits = ndjson(r.stdout).filter((e) => e.path === file)
     assert.ok(hits.length >= 3, `expected the loop's opens of ${file}; got ${hits.length}\n${explain(guest, r)}`)
     for (const e of hits) assert.equal(e.comm, 'cat')
+    // The session ended with the CLI: no bpfd is left running on the device.
+    const gone = async () => (await guest.sh('pidof bpfd')).status !== 0
+    for (let i = 0; i < 50 && !(await gone()); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.ok(await gone(), `bpfd still runs: ${(await guest.sh('ps')).output}`)
   })
 
   it('a bpfd on the device that differs from the bundled one is replaced', async (t) => {
