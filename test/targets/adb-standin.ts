@@ -1,5 +1,5 @@
 /**
- * The stand-in for `adb` (test/targets/bin/adb runs this): the subset of adb
+ * The stand-in for `adb` (test/targets/bin/adb runs main()): the subset of adb
  * that src/remote/transports/adb.ts uses, against test guests serving
  * guest-adbd.sh instead of Android devices.
  *
@@ -70,7 +70,8 @@ function collect(socket: Socket, first: Buffer): Promise<{output: Buffer; status
   })
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs one adb command line; the exit status. (No work at import: the test runner loads every module under test/.) */
+export async function main(argv: string[]): Promise<number> {
   if (process.env.ADB_STANDIN_LOG) appendFileSync(process.env.ADB_STANDIN_LOG, JSON.stringify(argv) + '\n')
   let serial = process.env.ANDROID_SERIAL || undefined
   const args = [...argv]
@@ -136,6 +137,3 @@ async function main(argv: string[]): Promise<number> {
       die(`unknown command ${command} (this stand-in knows devices, push, shell and exec-out)`)
   }
 }
-
-// exit() rather than exitCode: exec-out leaves stdin open. Writes to pipes are synchronous on Linux.
-process.exit(await main(process.argv.slice(2)))
