@@ -5,16 +5,26 @@
 import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {packageRoot} from '../../src/remote/bpfd-binary.js'
-import {qemuUnavailable} from './guest.js'
+import {qemuUnavailable, type Guest} from './guest.js'
 import {guestImage, TargetUnavailable, type GuestArch} from './images.js'
 
-export type CliResult = {code: number | null; stdout: string; stderr: string; ms: number}
+export type CliResult = {code: number | null; signal?: NodeJS.Signals | null; stdout: string; stderr: string; ms: number}
 
-export function bpftools(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+export type CliOptions = {timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal}
+
+export function bpftools(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const root = packageRoot()
   const started = Date.now()
+  const timeoutMs = options.timeoutMs ?? 60_000
   return new Promise((resolve, reject) => {
-    const child = spawn(join(root, 'bin', 'bpftools'), args, {cwd: root, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(join(root, 'bin', 'bpftools'), args, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      // Aborting kills the CLI outright, as a crash would; the result says SIGKILL.
+      signal: options.signal,
+      killSignal: 'SIGKILL',
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
@@ -23,13 +33,15 @@ export function bpftools(args: string[], timeoutMs = 60_000): Promise<CliResult>
       child.kill('SIGKILL')
       reject(new Error(`bpftools ${args.join(' ')}: no exit within ${timeoutMs / 1000} s\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, timeoutMs)
-    child.once('error', (error) => {
+    child.on('error', (error) => {
+      // An abort is reported here, and then as the close with SIGKILL.
+      if (error.name === 'AbortError') return
       clearTimeout(timer)
       reject(error)
     })
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({code, stdout, stderr, ms: Date.now() - started})
+      resolve({code, signal, stdout, stderr, ms: Date.now() - started})
     })
   })
 }
@@ -61,4 +73,20 @@ export async function guestSkipReason(arch: GuestArch): Promise<string | undefin
   }
   if (reason && mode === 'require') throw new Error(`BPFTOOLS_TARGETS=require, but the ${arch} guest cannot run: ${reason}`)
   return reason && `${arch} guest unavailable: ${reason}`
+}
+
+/** What a failed assertion about a CLI run against `guest` should show. */
+export function explain(guest: Guest, r: CliResult): string {
+  return `exit ${r.code} after ${r.ms} ms\nstderr: ${r.stderr}\nstdout (head): ${r.stdout.slice(0, 3000)}\nguest console:\n${guest.consoleTail(15)}`
+}
+
+/** Runs `bpftools ARGS` while `cat FILE` loops in the guest. */
+export async function withCatLoop(guest: Guest, file: string, args: string[]): Promise<CliResult> {
+  await guest.check(`echo x > ${file}`)
+  const loop = await guest.spawn(`while :; do cat ${file}; sleep 0.1; done`)
+  try {
+    return await bpftools(args)
+  } finally {
+    await guest.sh(`kill ${loop}`)
+  }
 }

@@ -2,13 +2,15 @@
  * A throwaway QEMU guest (TCG) running the cached image of images.ts: bpfd on
  * a virtio-serial port carried over a unix-socket chardev (`--remote
  * unix:PATH`), and a test-only `ctl` port whose lines the guest's /init runs
- * with sh. Every guest is stopped by stop(), and also when this process exits
- * or is signalled; QEMU gets SIGKILL if this process dies without cleaning up.
+ * with sh. Optionally a blank disk (`disk`) and a network card serving the
+ * stand-in adbd (`adb`). Every guest is stopped by stop(), and also when this
+ * process exits or is signalled; QEMU gets SIGKILL if this process dies
+ * without cleaning up.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {accessSync, constants, copyFileSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync} from 'node:fs'
 import {mkdtemp, open} from 'node:fs/promises'
-import {connect, type Socket} from 'node:net'
+import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 import {Client} from '../../src/remote/client.js'
@@ -22,12 +24,17 @@ export type GuestOptions = {
   cpus?: number
   /** From QEMU's start to bpfd's hello. */
   bootTimeoutMs?: number
-  /** Attach a blank 64 MiB virtio disk (the guest sees /dev/vda). */
+  /** Attach a blank 64 MiB virtio disk (the guest sees /dev/vda); writes go to a throwaway overlay. */
   disk?: boolean
+  /**
+   * Give the guest a network card and serve the stand-in adbd on it (see
+   * guest-adbd.sh): `adbAddress` is then its 127.0.0.1:PORT on this host.
+   */
+  adb?: boolean
   log?: (line: string) => void
 }
 
-type Machine = {qemu: string; debPackage: string; args: string[]; console: string; serialBus: string}
+type Machine = {qemu: string; debPackage: string; args: string[]; console: string; serialBus: string; bus: 'pci' | 'device'}
 
 const MACHINES: Record<GuestArch, Machine> = {
   x86_64: {
@@ -36,6 +43,7 @@ const MACHINES: Record<GuestArch, Machine> = {
     args: ['-M', 'pc', '-cpu', 'max'],
     console: 'ttyS0',
     serialBus: 'virtio-serial-pci',
+    bus: 'pci',
   },
   aarch64: {
     qemu: 'qemu-system-aarch64',
@@ -44,6 +52,7 @@ const MACHINES: Record<GuestArch, Machine> = {
     args: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
     console: 'ttyAMA0',
     serialBus: 'virtio-serial-device',
+    bus: 'device',
   },
 }
 
@@ -86,6 +95,35 @@ function installExitHandlers(): void {
   }
 }
 
+/** The blank raw disk image of `disk: true`, created once (sparse) in the targets cache. */
+async function blankDisk(): Promise<string> {
+  const dir = targetsCacheDir()
+  const path = join(dir, 'disk-64M.raw')
+  if (existsSync(path)) return path
+  mkdirSync(dir, {recursive: true})
+  const staging = `${path}.${process.pid}`
+  const handle = await open(staging, 'w')
+  await handle.truncate(64 << 20)
+  await handle.close()
+  renameSync(staging, path)
+  return path
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on at the moment. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** The guest's port for the stand-in adbd (guest-init.sh). */
+const ADBD_PORT = 5555
+
 const DONE = /(?:^|\n)__CTL_DONE__ (\d+)\n/
 
 export type ShResult = {status: number; output: string}
@@ -97,6 +135,8 @@ export class Guest {
   bootMs = 0
   /** What bpfd said when the guest came up. */
   hello?: Hello
+  /** With `adb: true`: where the stand-in adbd of the guest listens on this host (127.0.0.1:PORT). */
+  adbAddress?: string
   private ctl?: Socket
   private ctlBuffer = ''
   private ctlWaiter?: () => void
@@ -125,6 +165,17 @@ export class Guest {
 
   /** Builds or finds the image, boots it and waits until bpfd answers. */
   static async start(options: GuestOptions): Promise<Guest> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Guest.startOnce(options)
+      } catch (error) {
+        // Another process took the free port between freePort() and QEMU's bind.
+        if (!options.adb || attempt >= 3 || !/host forwarding/.test(String((error as Error).message))) throw error
+      }
+    }
+  }
+
+  private static async startOnce(options: GuestOptions): Promise<Guest> {
     const log = options.log ?? (() => {})
     const machine = MACHINES[options.arch]
     const missing = qemuUnavailable(options.arch)
@@ -140,7 +191,8 @@ export class Guest {
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-kernel', image.kernel,
       '-initrd', image.initrd,
-      '-append', `console=${machine.console} panic=-1 quiet`,
+      // bpftools.adb=1 (ignored by the kernel): /init waits for the network card and serves adbd.
+      '-append', `console=${machine.console} panic=-1 quiet${options.adb ? ' bpftools.adb=1' : ''}`,
       '-chardev', `file,id=con,path=${consoleLog}`,
       '-serial', 'chardev:con',
       '-device', `${machine.serialBus},id=vser`,
@@ -150,12 +202,18 @@ export class Guest {
       '-device', 'virtserialport,bus=vser.0,chardev=ctl,name=ctl',
     ]
     if (options.disk) {
-      const disk = join(runDir, 'disk.img')
-      const handle = await open(disk, 'w')
-      await handle.truncate(64 << 20)
-      await handle.close()
-      const blk = options.arch === 'x86_64' ? 'virtio-blk-pci' : 'virtio-blk-device'
-      args.push('-drive', `file=${disk},if=none,id=disk0,format=raw`, '-device', `${blk},drive=disk0`)
+      // snapshot=on: the guest's writes land in a temporary overlay, so guests can share the one image.
+      args.push('-drive', `file=${await blankDisk()},if=none,id=disk0,format=raw,snapshot=on`, '-device', `virtio-blk-${machine.bus},drive=disk0`)
+    }
+    let adbPort: number | undefined
+    if (options.adb) {
+      adbPort = await freePort()
+      // restrict=on: the guest reaches nothing outside; only the forwarded port reaches it.
+      args.push(
+        '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${adbPort}-:${ADBD_PORT}`,
+        // romfile=: the PCI card's boot ROM is not needed with -kernel.
+        '-device', `virtio-net-${machine.bus},netdev=net0${machine.bus === 'pci' ? ',romfile=' : ''}`,
+      )
     }
 
     // setpriv's parent-death signal survives the exec into QEMU: no orphaned guest if this process is killed.
@@ -173,6 +231,10 @@ export class Guest {
       await guest.connectCtl()
       // The first test's connection must not race the probe's bpfd on its way out.
       await guest.check('while pidof bpfd >/dev/null; do sleep 0.05; done')
+      if (adbPort !== undefined) {
+        await guest.check(`i=0; until netstat -ltn | grep -q ':${ADBD_PORT} '; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.05; done`)
+        guest.adbAddress = `127.0.0.1:${adbPort}`
+      }
     } catch (error) {
       await guest.stop()
       throw error
@@ -258,12 +320,25 @@ export class Guest {
    */
   sh(command: string, timeoutMs = 20_000): Promise<ShResult> {
     if (command.includes('\n')) throw new Error('guest.sh: one line only')
-    const result = this.ctlQueue.then(() => this.runCtl(command, timeoutMs))
+    return this.queueCtl(command, timeoutMs)
+  }
+
+  /** Test-only: copies a host file into the guest (as root) and sets its mode. */
+  async push(hostPath: string, guestPath: string, mode = 0o755): Promise<void> {
+    if (/\s/.test(guestPath)) throw new Error(`guest.push: '${guestPath}' has white space`)
+    const data = readFileSync(hostPath)
+    const {status, output} = await this.queueCtl(`__CTL_PUT__ ${data.length} ${guestPath}`, 60_000, data)
+    if (status !== 0) throw new Error(`${this.arch} guest: storing ${data.length} bytes in ${guestPath} failed: ${output}`)
+    await this.check(`chmod ${mode.toString(8)} ${guestPath}`)
+  }
+
+  private queueCtl(command: string, timeoutMs: number, payload?: Buffer): Promise<ShResult> {
+    const result = this.ctlQueue.then(() => this.runCtl(command, timeoutMs, payload))
     this.ctlQueue = result.catch(() => {})
     return result
   }
 
-  private runCtl(command: string, timeoutMs: number): Promise<ShResult> {
+  private runCtl(command: string, timeoutMs: number, payload?: Buffer): Promise<ShResult> {
     const ctl = this.ctl
     if (!ctl || ctl.destroyed) return Promise.reject(new Error(`${this.arch} guest: the ctl port is not connected`))
     return new Promise((resolve, reject) => {
@@ -288,6 +363,7 @@ export class Guest {
         resolve({status: Number(m[1]), output})
       }
       ctl.write(command + '\n')
+      if (payload) ctl.write(payload)
     })
   }
 

@@ -22,15 +22,15 @@ import {cpioNewc, type CpioEntry} from './cpio.js'
 export type GuestArch = 'x86_64' | 'aarch64'
 
 /** Bump when the image layout changes in a way the hashed inputs do not show. */
-const FORMAT = 'bpftools-guest-image-1'
+const FORMAT = 'bpftools-guest-image-2'
 
 type ArchSpec = {deb: string; modules: string[]}
 
 const ARCH: Record<GuestArch, ArchSpec> = {
   // PC machine: the virtio devices sit on PCI.
-  x86_64: {deb: 'amd64', modules: ['virtio_pci', 'virtio_console', 'virtio_blk']},
+  x86_64: {deb: 'amd64', modules: ['virtio_pci', 'virtio_console', 'virtio_blk', 'virtio_net']},
   // virt machine: virtio-mmio transports.
-  aarch64: {deb: 'arm64', modules: ['virtio_mmio', 'virtio_console', 'virtio_blk']},
+  aarch64: {deb: 'arm64', modules: ['virtio_mmio', 'virtio_console', 'virtio_blk', 'virtio_net']},
 }
 
 /** The guests cannot be had here (a tool, a package or the network is missing): tests skip, saying this. */
@@ -48,6 +48,7 @@ export type Manifest = {
   busyboxVersion: string
   bpfdSha256: string
   initSha256: string
+  adbdSha256: string
   modules: string[]
   kernelBytes: number
   initrdBytes: number
@@ -317,13 +318,14 @@ function imageOf(dir: string, manifest: Manifest, cached: boolean): GuestImage {
 }
 
 /** Without apt (offline), an image built earlier from the same bpfd and /init still serves. */
-async function cachedFallback(imagesDir: string, arch: GuestArch, bpfdSha256: string, initSha256: string): Promise<GuestImage | undefined> {
+async function cachedFallback(imagesDir: string, arch: GuestArch, scripts: {bpfdSha256: string; initSha256: string; adbdSha256: string}): Promise<GuestImage | undefined> {
   const names = await readdir(imagesDir).catch(() => [] as string[])
   let best: {dir: string; manifest: Manifest; mtime: number} | undefined
   for (const name of names.filter((n) => n.startsWith(`${arch}-`))) {
     const dir = join(imagesDir, name)
     const manifest = await readManifest(dir)
-    if (!manifest || manifest.format !== FORMAT || manifest.bpfdSha256 !== bpfdSha256 || manifest.initSha256 !== initSha256) continue
+    const same = manifest && manifest.format === FORMAT && (['bpfdSha256', 'initSha256', 'adbdSha256'] as const).every((k) => manifest[k] === scripts[k])
+    if (!manifest || !same) continue
     const mtime = (await stat(dir)).mtimeMs
     if (!best || mtime > best.mtime) best = {dir, manifest, mtime}
   }
@@ -355,6 +357,11 @@ export function initScriptPath(): string {
   return join(packageRoot(), 'test', 'targets', 'guest-init.sh')
 }
 
+/** The guest's stand-in adbd (test-only, see guest-adbd.sh). */
+export function adbdScriptPath(): string {
+  return join(packageRoot(), 'test', 'targets', 'guest-adbd.sh')
+}
+
 /** The cached image for `arch`, built (and its packages downloaded) first when needed. */
 export async function guestImage(arch: GuestArch, options: BuildOptions = {}): Promise<GuestImage> {
   const log = options.log ?? (() => {})
@@ -367,14 +374,16 @@ export async function guestImage(arch: GuestArch, options: BuildOptions = {}): P
   const bpfd = await readFile(bpfdFile).catch(() => undefined)
   if (!bpfd) throw new TargetUnavailable(`${bpfdFile} is not built (make -s -C daemon)`)
   const init = await readFile(initScriptPath())
+  const adbd = await readFile(adbdScriptPath())
   const bpfdSha256 = sha256(bpfd)
   const initSha256 = sha256(init)
+  const adbdSha256 = sha256(adbd)
 
   let pkgs: Packages
   try {
     pkgs = await resolvePackages(root, spec.deb, log)
   } catch (error) {
-    const fallback = error instanceof TargetUnavailable && (await cachedFallback(imagesDir, arch, bpfdSha256, initSha256))
+    const fallback = error instanceof TargetUnavailable && (await cachedFallback(imagesDir, arch, {bpfdSha256, initSha256, adbdSha256}))
     if (fallback) {
       log(`${error instanceof Error ? error.message : String(error)}; using the cached image ${fallback.manifest.key}`)
       return fallback
@@ -383,7 +392,7 @@ export async function guestImage(arch: GuestArch, options: BuildOptions = {}): P
   }
 
   const key = sha256(
-    JSON.stringify([FORMAT, arch, pkgs.kernel, pkgs.kernelVersion, pkgs.busyboxVersion, bpfdSha256, initSha256, spec.modules]),
+    JSON.stringify([FORMAT, arch, pkgs.kernel, pkgs.kernelVersion, pkgs.busyboxVersion, bpfdSha256, initSha256, adbdSha256, spec.modules]),
   ).slice(0, 16)
   const dir = join(imagesDir, `${arch}-${key}`)
   const existing = await readManifest(dir)
@@ -424,10 +433,11 @@ export async function guestImage(arch: GuestArch, options: BuildOptions = {}): P
       busyboxVersion: pkgs.busyboxVersion,
       bpfdSha256,
       initSha256,
+      adbdSha256,
       modules: modules.map((m) => m.name),
     }
     const entries: CpioEntry[] = [
-      ...['bin', 'dev', 'etc', 'lib', 'lib/modules', 'proc', 'root', 'sys', 'tmp'].map((path) => ({kind: 'dir' as const, path})),
+      ...['bin', 'dev', 'etc', 'lib', 'lib/modules', 'proc', 'root', 'sbin', 'sys', 'tmp'].map((path) => ({kind: 'dir' as const, path})),
       // The kernel opens /dev/console for init before devtmpfs is mounted.
       {kind: 'chardev', path: 'dev/console', major: 5, minor: 1},
       {kind: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666},
@@ -435,6 +445,7 @@ export async function guestImage(arch: GuestArch, options: BuildOptions = {}): P
       {kind: 'file', path: 'bin/busybox', data: busybox, mode: 0o755},
       {kind: 'symlink', path: 'bin/sh', target: 'busybox'},
       {kind: 'file', path: 'bin/bpfd', data: bpfd, mode: 0o755},
+      {kind: 'file', path: 'sbin/adbd', data: adbd, mode: 0o755},
       ...modules.map((m) => ({kind: 'file' as const, path: `lib/modules/${m.name}.ko`, data: m.bytes})),
       {kind: 'file', path: 'lib/modules/load-order', data: Buffer.from(modules.map((m) => `${m.name}.ko\n`).join(''))},
       {kind: 'file', path: 'etc/hostname', data: Buffer.from('bpftools-guest\n')},

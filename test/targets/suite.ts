@@ -11,13 +11,9 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {packageRoot} from '../../src/remote/bpfd-binary.js'
-import {bpftools, guestSkipReason, ndjson, type CliResult} from './cli.js'
+import {bpftools, explain, guestSkipReason, ndjson, type CliResult} from './cli.js'
 import {Guest} from './guest.js'
 import type {GuestArch} from './images.js'
-
-function explain(guest: Guest, r: CliResult): string {
-  return `exit ${r.code} after ${r.ms} ms\nstderr: ${r.stderr}\nstdout (head): ${r.stdout.slice(0, 2000)}\nguest console:\n${guest.consoleTail(15)}`
-}
 
 const KPROBE_SOURCE = join(packageRoot(), 'test', 'targets', 'fixtures', 'openat2_args.bpf.c')
 

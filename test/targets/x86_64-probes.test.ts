@@ -1,25 +1,17 @@
 /**
  * Kernel and user probes on the x86_64 guest through the real CLI: stackcount
  * on a kprobe and on a wildcard of kprobes, a kretprobe from `bpftools run`
- * counting into a map, and a uprobe on a static test binary pushed into the
- * guest through the ctl port.
+ * counting into a map, a uprobe on a static test binary pushed into the
+ * guest through the ctl port, and kprobes through tracefs when bpfd may not
+ * use the kprobe PMU.
  */
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {gzipSync} from 'node:zlib'
+import {rmSync} from 'node:fs'
+import {dirname} from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {packageRoot} from '../../src/remote/bpfd-binary.js'
-import {bpftools, guestSkipReason, ndjson, type CliResult} from './cli.js'
+import {fixturePath, staticBinary} from './build-fixture.js'
+import {bpftools, explain, guestSkipReason, ndjson, withCatLoop, type CliResult} from './cli.js'
 import {Guest} from './guest.js'
-
-const FIXTURES = join(packageRoot(), 'test', 'targets', 'fixtures')
-
-function explain(guest: Guest, r: CliResult): string {
-  return `exit ${r.code} after ${r.ms} ms\nstderr: ${r.stderr}\nstdout (head): ${r.stdout.slice(0, 3000)}\nguest console:\n${guest.consoleTail(15)}`
-}
 
 /** The counts stackcount printed: the number ending each stack's block. */
 function stackCounts(stdout: string): number[] {
@@ -30,27 +22,20 @@ function stackCounts(stdout: string): number[] {
     .map((m) => Number(m[1]))
 }
 
-/** Runs `bpftools ARGS` while `cat FILE` loops in the guest. */
-async function withCatLoop(guest: Guest, file: string, args: string[]): Promise<CliResult> {
-  await guest.check(`echo x > ${file}`)
-  const loop = await guest.spawn(`while :; do cat ${file}; sleep 0.1; done`)
-  try {
-    return await bpftools(args)
-  } finally {
-    await guest.sh(`kill ${loop}`)
-  }
+/** bpfd's tracefs kprobes (`p:kprobes/bpfd_PID_N FUNC`) in the guest's kprobe_events, read through the ctl port. */
+async function bpfdKprobes(guest: Guest): Promise<string[]> {
+  const text = await guest.check('cat /sys/kernel/tracing/kprobe_events')
+  return text.split('\n').filter((l) => /^[pr]\d*:kprobes\/bpfd_\d+_\d+ /.test(l))
 }
 
-/** Copies a host file into the guest: gzip + base64 in lines over the ctl port. */
-async function push(guest: Guest, hostPath: string, guestPath: string): Promise<void> {
-  const b64 = gzipSync(readFileSync(hostPath), {level: 9}).toString('base64')
-  const staging = `${guestPath}.b64`
-  await guest.check(`rm -f ${staging}`)
-  const chunk = 16_000
-  for (let i = 0; i < b64.length; i += chunk) await guest.check(`echo ${b64.slice(i, i + chunk)} >> ${staging}`)
-  await guest.check(`base64 -d ${staging} | gunzip > ${guestPath} && chmod 755 ${guestPath} && rm ${staging}`)
-  const size = Number((await guest.check(`wc -c < ${guestPath}`)).trim())
-  assert.equal(size, readFileSync(hostPath).length, `${guestPath} arrived with ${size} bytes`)
+/** Polls until `check` returns true; false after `ms`. */
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return false
 }
 
 const skip = await guestSkipReason('x86_64')
@@ -85,7 +70,7 @@ describe('x86_64 guest probes', {skip}, () => {
   })
 
   it('bpftools run: a kretprobe on do_sys_openat2 counts returns into a map', async () => {
-    const r = await withCatLoop(guest, '/tmp/kret', ['run', join(FIXTURES, 'openat2_ret_count.bpf.c'), '--remote', guest.remote, '--json', '-d', '3'])
+    const r = await withCatLoop(guest, '/tmp/kret', ['run', fixturePath('openat2_ret_count.bpf.c'), '--remote', guest.remote, '--json', '-d', '3'])
     assert.equal(r.code, 0, explain(guest, r))
     const map = ndjson(r.stdout).find((l) => l.map === 'counts') as {entries?: {key: unknown; value: unknown}[]} | undefined
     assert.ok(map?.entries, `no 'counts' map in the output\n${explain(guest, r)}`)
@@ -94,14 +79,13 @@ describe('x86_64 guest probes', {skip}, () => {
     assert.ok((byKey.get(1) ?? 0) > 0, `successful returns: ${JSON.stringify(map.entries)}`)
   })
 
-  it('stackcount -U u:BINARY:bench_target counts user stacks of a static guest binary', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bpftools-uprobe-'))
-    const bin = join(dir, 'probe-bin')
+  it('stackcount -U u:BINARY:bench_target counts user stacks of a static guest binary', async (t) => {
+    const built = staticBinary('x86_64', 'probe_target.c', ['-O0', '-g', '-fno-omit-frame-pointer'])
+    if (typeof built === 'string') return t.skip(built)
     try {
-      execFileSync('gcc', ['-static', '-O0', '-g', '-fno-omit-frame-pointer', '-o', bin, join(FIXTURES, 'probe_target.c')], {stdio: 'pipe'})
-      await push(guest, bin, '/tmp/probe-bin')
+      await guest.push(built.path, '/tmp/probe-bin')
     } finally {
-      rmSync(dir, {recursive: true, force: true})
+      rmSync(dirname(built.path), {recursive: true, force: true})
     }
     const pid = await guest.spawn('exec /tmp/probe-bin')
     let r: CliResult
@@ -114,5 +98,61 @@ describe('x86_64 guest probes', {skip}, () => {
     assert.ok(stackCounts(r.stdout).some((n) => n > 0), `no counts\n${explain(guest, r)}`)
     assert.match(r.stdout, /^\s+bench_target$/m, explain(guest, r))
     assert.match(r.stdout, /^\s+main$/m, explain(guest, r))
+  })
+
+  describe('with BPFD_NO_PMU=1 (no kprobe PMU for bpfd)', () => {
+    before(async () => {
+      // /init gives each bpfd it starts from now on this environment.
+      await guest.check('echo BPFD_NO_PMU=1 > /tmp/bpfd.env')
+    })
+
+    after(async () => {
+      await guest?.sh('rm -f /tmp/bpfd.env')
+    })
+
+    it('bpftools target reports kprobes through tracefs although the kernel has the PMU', async () => {
+      await guest.check('test -e /sys/bus/event_source/devices/kprobe/type')
+      const r = await bpftools(['target', '--remote', guest.remote, '--json'])
+      assert.equal(r.code, 0, explain(guest, r))
+      const info = JSON.parse(r.stdout) as {features: {kprobe: string; uprobe: string}}
+      assert.equal(info.features.kprobe, 'tracefs')
+      assert.equal(info.features.uprobe, 'tracefs')
+    })
+
+    it('a kprobe attaches through kprobe_events, counts, and its probe is removed when the CLI ends', async () => {
+      const file = '/tmp/sc-nopmu'
+      await guest.check(`echo x > ${file}`)
+      const loop = await guest.spawn(`while :; do cat ${file}; sleep 0.1; done`)
+      let r: CliResult
+      let during: string[] = []
+      try {
+        const run = bpftools(['stackcount', '--remote', guest.remote, '-K', '-D', '4', 'k:do_sys_openat2'])
+        // Seen from the guest's side while the tool runs: bpfd's own probe.
+        await until(async () => (during = await bpfdKprobes(guest)).length > 0, 8000)
+        r = await run
+      } finally {
+        await guest.sh(`kill ${loop}`)
+      }
+      assert.equal(r.code, 0, explain(guest, r))
+      assert.equal(during.length, 1, `kprobe_events during the run: ${JSON.stringify(during)}`)
+      assert.match(during[0], /^p:kprobes\/bpfd_\d+_\d+ do_sys_openat2$/)
+      assert.ok(stackCounts(r.stdout).some((n) => n > 0), `no counts\n${explain(guest, r)}`)
+      assert.match(r.stdout, /^\s+do_sys_openat2$/m, explain(guest, r))
+      assert.ok(await until(async () => (await bpfdKprobes(guest)).length === 0, 5000), `left behind: ${await bpfdKprobes(guest)}`)
+    })
+
+    it('the tracefs probe is removed too when the CLI is killed mid-run', async () => {
+      const abort = new AbortController()
+      const run = bpftools(['stackcount', '--remote', guest.remote, '-K', '-D', '20', 'k:do_sys_openat2'], {signal: abort.signal})
+      let during: string[] = []
+      const attached = await until(async () => (during = await bpfdKprobes(guest)).length > 0, 8000)
+      abort.abort()
+      const r = await run
+      assert.ok(attached, `no bpfd probe appeared in kprobe_events\n${explain(guest, r)}`)
+      assert.equal(r.signal, 'SIGKILL')
+      // The host's end of the port closed: the guest's bpfd reads its end of input and cleans up.
+      assert.ok(await until(async () => (await bpfdKprobes(guest)).length === 0, 5000), `left behind: ${await bpfdKprobes(guest)}`)
+      assert.ok(await until(async () => (await guest.sh('pidof bpfd')).status !== 0, 5000), 'bpfd still runs')
+    })
   })
 })
