@@ -29,7 +29,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       char: 'r',
       summary: 'Target to run on; repeat it to run on several targets at once.',
       description:
-        'local (this machine, as root), adb:[SERIAL], ssh:[USER@]HOST, tcp:HOST:PORT[?token=FILE], unix:PATH[?token=FILE], or shell:CMD (CMD speaks the bpfd protocol on its stdio). Without --remote or --remotes-file: $BPFTOOLS_REMOTE, else "remote" in the config file, else local.',
+        'local (this machine, as root), adb[:SERIAL], ssh:[USER@]HOST, tcp:HOST:PORT[?token=FILE], unix:PATH[?token=FILE], or shell:CMD (CMD speaks the bpfd protocol on its stdio). Without --remote or --remotes-file: $BPFTOOLS_REMOTE, else "remote" in the config file, else local.',
       multiple: true,
       // `-r a FILE` must leave FILE to the command's argument.
       multipleNonGreedy: true,

@@ -13,6 +13,7 @@ describe('parseRemote', () => {
       ['ssh:pi@raspberry', 'ssh:pi@raspberry'],
       ['ssh:host', 'ssh:host'],
       ['adb:', 'adb'],
+      ['adb', 'adb'],
       ['adb:R58M123', 'adb:R58M123'],
       ['tcp:127.0.0.1:5555', 'tcp:127.0.0.1:5555'],
       ['tcp:[::1]:5555', 'tcp:[::1]:5555'],

@@ -1,7 +1,7 @@
 /**
  * Turns a `--remote` string into a transport (pure: nothing is opened).
  *
- *   local | shell:CMD | ssh:[USER@]HOST | adb:[SERIAL]
+ *   local | shell:CMD | ssh:[USER@]HOST | adb[:SERIAL]
  *   tcp:HOST:PORT[?token=FILE] | unix:PATH[?token=FILE]
  */
 import {RemoteSpecError} from '../errors.js'
@@ -35,6 +35,8 @@ function checkWord(spec: string, what: string, value: string): void {
 export function parseRemote(spec: string): Transport {
   const text = spec.trim()
   if (text === '' || text === 'local') return localTransport()
+  // The only device, as adb itself picks it without -s.
+  if (text === 'adb') return adbTransport(undefined)
   const colon = text.indexOf(':')
   const scheme = colon < 0 ? text : text.slice(0, colon)
   const rest = colon < 0 ? '' : text.slice(colon + 1)
