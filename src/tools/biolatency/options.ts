@@ -26,15 +26,23 @@ export function checkOptions(o: BiolatencyOptions): void {
 /** Field offsets in the block tracepoint records (see tp-format.ts). */
 export type RecordOffsets = {rqDev: number; rqSector: number; doneDev: number; doneSector: number; doneRwbs: number}
 
-/** The const volatile globals of biolatency.bpf.c. */
-export function biolatencyGlobals(o: BiolatencyOptions, offsets: RecordOffsets, dev: number | undefined): Record<string, number> {
-  return {
+/**
+ * The const volatile globals of biolatency.bpf.c. `offsets` only for the
+ * tracepoint variant (BIOLATENCY_NO_BTF): the BTF variant reads struct
+ * request and has no record offsets.
+ */
+export function biolatencyGlobals(o: BiolatencyOptions, dev: number | undefined, offsets?: RecordOffsets): Record<string, number> {
+  const globals: Record<string, number> = {
     targ_queued: o.queued ? 1 : 0,
     targ_ms: o.milliseconds ? 1 : 0,
     targ_per_disk: o.perDisk ? 1 : 0,
     targ_per_flag: o.perFlag ? 1 : 0,
     targ_extended: o.extended ? 1 : 0,
     targ_dev: dev ?? 0,
+  }
+  if (!offsets) return globals
+  return {
+    ...globals,
     rq_off_dev: offsets.rqDev,
     rq_off_sector: offsets.rqSector,
     done_off_dev: offsets.doneDev,

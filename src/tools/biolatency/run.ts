@@ -3,6 +3,7 @@
 import type {Client} from '../../remote/client.js'
 import {LoadError} from '../../loader/errors.js'
 import {startTool} from '../bpf-tool.js'
+import {ASSUME_NO_BTF} from '../execsnoop/run.js'
 import {everyInterval} from '../intervals.js'
 import {readDisks} from './disks.js'
 import type {Extension} from './format.js'
@@ -10,6 +11,7 @@ import {histograms, total} from './hist.js'
 import {biolatencyGlobals, checkOptions, type BiolatencyOptions, type RecordOffsets} from './options.js'
 import {biolatencyOutput, type BiolatencySink} from './sink.js'
 import {fieldOffset, parseTracepointFormat, TracepointFormatError} from './tp-format.js'
+import {chooseVariant} from './variant.js'
 import type {ModelContext, RunContext} from '../context.js'
 
 export type BiolatencyResult = {
@@ -50,7 +52,11 @@ export function runBiolatency(client: Client, o: BiolatencyOptions, ctx: RunCont
 /** Times block requests and hands each interval's histograms to `sink`. */
 export async function timeRequests(client: Client, o: BiolatencyOptions, ctx: ModelContext, sink: BiolatencySink): Promise<BiolatencyResult> {
   checkOptions(o)
-  const [offsets, disks] = await Promise.all([recordOffsets(client), o.perDisk || o.disk !== undefined ? readDisks(client) : new Map<number, string>()])
+  const variant = chooseVariant(client.hello, process.env[ASSUME_NO_BTF] === '1')
+  const [offsets, disks] = await Promise.all([
+    variant.btf ? undefined : recordOffsets(client),
+    o.perDisk || o.disk !== undefined ? readDisks(client) : new Map<number, string>(),
+  ])
   let dev: number | undefined
   if (o.disk !== undefined) {
     const want = o.disk.replace(/^\/dev\//, '')
@@ -59,14 +65,15 @@ export async function timeRequests(client: Client, o: BiolatencyOptions, ctx: Mo
   }
   const c = await startTool(client, {
     program: 'biolatency',
-    globals: biolatencyGlobals(o, offsets, dev),
+    globals: biolatencyGlobals(o, dev, offsets),
+    defines: variant.btf ? undefined : {BIOLATENCY_NO_BTF: true},
     skip: (p) => p.name === 'block_rq_insert' && !o.queued,
     machine: ctx.machine,
     logger: ctx.logger,
   })
   const result: BiolatencyResult = {requests: 0}
   try {
-    ctx.logger?.debug(`timing block requests from ${o.queued ? 'block_rq_insert' : 'block_rq_issue'} to block_rq_complete`)
+    ctx.logger?.debug(`timing block requests from ${o.queued ? 'block_rq_insert' : 'block_rq_issue'} to block_rq_complete with ${variant.description}`)
     await sink.start?.()
     ctx.onReady?.()
     const hists = c.map('hists')
