@@ -1,7 +1,9 @@
-// biolatency against this machine's disk through a real bpfd: direct
-// (O_DIRECT) writes and reads of a file give block requests the histogram
-// must count; a tracefs instance counts the completions the block
-// tracepoints saw independently, over a window enclosing the tool's.
+// biolatency against this machine's disk through a real bpfd, in both of
+// its variants (tp_btf reading struct request, and the classic tracepoints
+// forced with BPFTOOLS_ASSUME_NO_BTF=1): direct (O_DIRECT) writes and reads
+// of a file give block requests the histogram must count; a tracefs
+// instance counts the completions the block tracepoints saw independently,
+// over a window enclosing the tool's.
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -15,6 +17,28 @@ import {ToolProcess} from './helpers/tool-process.js'
 const run = promisify(execFile)
 const TRACEFS = '/sys/kernel/tracing'
 const BLOCKS = 40
+
+type Variant = {name: string; env: string[]; verbose: RegExp; skip: string | false}
+
+/** The two programs biolatency chooses between, each forced through the environment (env(1) execs, so Ctrl-C still reaches the tool). */
+const VARIANTS: readonly Variant[] = [
+  {
+    name: 'tp_btf',
+    env: ['-u', 'BPFTOOLS_ASSUME_NO_BTF'],
+    verbose: /with BTF tracepoints \(tp_btf\), requests keyed by struct request/,
+    skip: existsSync('/sys/kernel/btf/vmlinux') ? false : 'no kernel BTF',
+  },
+  {
+    name: 'tracepoints',
+    env: ['BPFTOOLS_ASSUME_NO_BTF=1'],
+    verbose: /with tracepoints \(BPFTOOLS_ASSUME_NO_BTF=1\), requests keyed by dev and sector/,
+    skip: false,
+  },
+]
+
+function biolatency(v: Variant, args: string[], ready?: RegExp): Promise<ToolProcess> {
+  return ToolProcess.start(['/usr/bin/env', ...v.env, BPFTOOLS, 'biolatency', ...args], {label: `biolatency [${v.name}]`, ready})
+}
 
 /** The disk holding the temporary directory, and its kernel dev_t as the tracepoints record it. */
 function diskOf(dir: string): {name: string; dev: number} | undefined {
@@ -31,8 +55,13 @@ function diskOf(dir: string): {name: string; dev: number} | undefined {
 
 /** Counts block_rq_complete events of one disk in a tracefs instance of its own. */
 class CompletionCounter {
-  private readonly dir = join(TRACEFS, 'instances', `bpftools-test-${process.pid}`)
-  private readonly event = join(this.dir, 'events', 'block', 'block_rq_complete')
+  private readonly dir: string
+  private readonly event: string
+
+  constructor(name: string) {
+    this.dir = join(TRACEFS, 'instances', `bpftools-test-${process.pid}-${name}`)
+    this.event = join(this.dir, 'events', 'block', 'block_rq_complete')
+  }
 
   start(dev: number): void {
     mkdirSync(this.dir)
@@ -74,11 +103,13 @@ function parseHistograms(text: string): Map<string, {low: number; high: number; 
 
 const sum = (xs: {count: number}[]) => xs.reduce((a, x) => a + x.count, 0)
 
-describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TRACEFS + '/events/block') ? false : 'no block tracepoints')}, () => {
+const unavailable = toolsUnavailable() ?? (existsSync(TRACEFS + '/events/block') ? false : 'no block tracepoints')
+
+for (const v of VARIANTS) describe(`biolatency [${v.name}] (real kernel)`, {skip: unavailable || v.skip}, () => {
   let dir: string
   let file: string
   let disk: {name: string; dev: number} | undefined
-  const counter = new CompletionCounter()
+  const counter = new CompletionCounter(v.name)
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bpftools-biolatency-'))
@@ -103,7 +134,7 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
   it('-D: the disk\'s histogram counts every request, and no more than the tracepoints saw', async (t) => {
     if (!disk) return t.skip(`${dir} is not on a whole disk`)
     counter.start(disk.dev)
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-D'], {label: 'biolatency'})
+    const tool = await biolatency(v, ['-D'])
     let ios = 0
     try {
       assert.equal(tool.header, 'Tracing block device I/O... Hit Ctrl-C to end.')
@@ -122,13 +153,14 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
 
   it('-j -m -d DISK: JSON lines with the same buckets, in milliseconds', async (t) => {
     if (!disk) return t.skip(`${dir} is not on a whole disk`)
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '--verbose', '-j', '-m', '-d', disk.name], {label: 'biolatency', ready: /timing block requests from/})
+    const tool = await biolatency(v, ['--verbose', '-j', '-m', '-d', disk.name], /timing block requests from/)
     let ios = 0
     try {
       ios = await directIo()
     } finally {
       await tool.stop()
     }
+    assert.match(tool.stderr, v.verbose, tool.report())
     const lines = tool.stdout.trim().split('\n')
     assert.equal(lines.length, 1, tool.report())
     const j = JSON.parse(lines[0]!) as {ts: string; val_type: string; data: {'interval-start': number; 'interval-end': number; count: number}[]}
@@ -140,7 +172,7 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
   })
 
   it('-F -Q -e with an interval and count: per-flag histograms and the average', async () => {
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-F', '-Q', '-e', '-T', '3', '1'], {label: 'biolatency'})
+    const tool = await biolatency(v, ['-F', '-Q', '-e', '-T', '3', '1'])
     let ios = 0
     try {
       ios = await directIo()
@@ -162,4 +194,26 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
     // Both truncated from the exact total, as bcc's %ld does.
     assert.ok(Math.abs(Number(e[1]) - Number(e[2]) / Number(e[3])) <= 1, 'avg is total / count')
   })
+
+  // Flags spelled from struct request's cmd_flags must be the kernel's own
+  // rwbs for the same requests: both variants watch one workload.
+  if (v.name === 'tp_btf') {
+    it('-F: the workload\'s Write and Read flags as the tracepoints name them', async (t) => {
+      if (!disk) return t.skip(`${dir} is not on a whole disk`)
+      const [btf, tp] = await Promise.all([biolatency(v, ['-F', '-d', disk.name]), biolatency(VARIANTS[1]!, ['-F', '-d', disk.name])])
+      try {
+        await directIo()
+      } finally {
+        await Promise.all([btf.stop(), tp.stop()])
+      }
+      const byFlags = (tool: ToolProcess) => new Map([...parseHistograms(tool.stdout)].map(([flags, b]) => [flags, sum(b)]))
+      const [fromRequest, fromRwbs] = [byFlags(btf), byFlags(tp)]
+      // What the workload made: the sections of the kernel's rwbs holding at least its requests.
+      const workload = [...fromRwbs].filter(([, n]) => n >= BLOCKS).map(([flags]) => flags)
+      const report = `${btf.report()}\n${tp.report()}`
+      assert.ok(workload.some((f) => /(^|-)Write$/.test(f)) && workload.some((f) => /(^|-)Read$/.test(f)), report)
+      for (const flags of workload) assert.ok((fromRequest.get(flags) ?? 0) >= BLOCKS, `flags = ${flags}: ${fromRequest.get(flags) ?? 0} requests from struct request\n${report}`)
+      t.diagnostic(`from struct request: ${[...fromRequest].map(([f, n]) => `${f} ${n}`).join(', ')}; from rwbs: ${[...fromRwbs].map(([f, n]) => `${f} ${n}`).join(', ')}`)
+    })
+  }
 })
