@@ -44,8 +44,6 @@ struct rq_id {
 
 #else /* BTF tracepoints */
 
-extern int LINUX_KERNEL_VERSION __kconfig;
-
 /* Only the members read; offsets come from the target's BTF. */
 struct gendisk {
 	int major;
@@ -323,16 +321,6 @@ static __always_inline __u64 rwbs_of(__u32 flags)
 	return s;
 }
 
-/* 5.11 dropped the request_queue argument that came before the request
- * in block_rq_insert and block_rq_issue. The branch not taken is pruned
- * by the verifier: the .kconfig map is read-only to the program. */
-static __always_inline struct request *queued_request(__u64 *ctx)
-{
-	if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0))
-		return (struct request *)ctx[1];
-	return (struct request *)ctx[0];
-}
-
 static __always_inline int started(struct request *rq, int issued)
 {
 	start_key_t id = (__u64)rq;
@@ -343,16 +331,33 @@ static __always_inline int started(struct request *rq, int issued)
 	return 0;
 }
 
+/* (struct request *rq) */
 SEC("tp_btf/block_rq_insert")
 int block_rq_insert(__u64 *ctx)
 {
-	return started(queued_request(ctx), 0);
+	return started((struct request *)ctx[0], 0);
 }
 
 SEC("tp_btf/block_rq_issue")
 int block_rq_issue(__u64 *ctx)
 {
-	return started(queued_request(ctx), 1);
+	return started((struct request *)ctx[0], 1);
+}
+
+/* (struct request_queue *q, struct request *rq): before 5.11, and 5.10
+ * before .137. The host loads these or the ones above, as the target's BTF
+ * says; one program choosing at run time would read a second argument the
+ * verifier rejects, or a ctx pointer clang has offset. */
+SEC("tp_btf/block_rq_insert")
+int block_rq_insert_q(__u64 *ctx)
+{
+	return started((struct request *)ctx[1], 0);
+}
+
+SEC("tp_btf/block_rq_issue")
+int block_rq_issue_q(__u64 *ctx)
+{
+	return started((struct request *)ctx[1], 1);
 }
 
 /* (struct request *rq, blk_status_t error, unsigned int nr_bytes) */

@@ -17,6 +17,11 @@ const TP_BTF_SINCE = kernelVersionCode('5.5')
 export function chooseVariant(target: {btf: boolean; release: string}, assumeNoBtf: boolean): BiolatencyVariant {
   const why = assumeNoBtf ? `${ASSUME_NO_BTF}=1` : !target.btf ? 'the target has no kernel BTF' : tooOld(target.release)
   if (why === undefined) return {btf: true, description: 'BTF tracepoints (tp_btf), requests keyed by struct request, disk and flags read from it'}
+  return tracepointVariant(why)
+}
+
+/** The classic tracepoints, used because of `why`. */
+export function tracepointVariant(why: string): BiolatencyVariant {
   return {btf: false, description: `tracepoints (${why}), requests keyed by dev and sector at the record offsets tracefs gives`}
 }
 
