@@ -51,7 +51,7 @@ struct gendisk {
 } __attribute__((preserve_access_index));
 
 struct request_queue {
-	struct gendisk *disk; /* 5.16 on */
+	struct gendisk *disk; /* where the disk is from 5.17 */
 } __attribute__((preserve_access_index));
 
 struct request {
