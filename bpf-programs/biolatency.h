@@ -3,7 +3,8 @@
 #ifndef BPFTOOLS_BIOLATENCY_H
 #define BPFTOOLS_BIOLATENCY_H
 
-/* The part of a block tracepoint's rwbs text kept: op and flag letters. */
+/* The part of a block tracepoint's rwbs text kept: op and flag letters
+ * (with BTF, spelled from the request's cmd_flags the same way). */
 #define BIOLATENCY_RWBS_LEN 8
 
 struct hist_key {

@@ -74,11 +74,13 @@ describe('biolatency pieces', () => {
     assert.equal(flagsFromRwbs('N'), 'Unknown')
   })
 
-  it('struct hist_key matches its TypeScript layout', async () => {
-    const {object} = await compileBpf({source: join(REPO, 'bpf-programs', 'biolatency.bpf.c'), arch: 'x86'})
-    const t = parseObject(object).btf!.find('hist_key', 'struct') as BtfComposite
-    assert.equal(t.size, HIST_KEY.headerSize)
-    assert.deepEqual(t.members.map((m) => [m.name, m.bitOffset / 8]), Object.entries(HIST_KEY.fields).map(([n, [o]]) => [n, o]))
+  it('struct hist_key matches its TypeScript layout in both variants', async () => {
+    for (const defines of [undefined, {BIOLATENCY_NO_BTF: true}]) {
+      const {object} = await compileBpf({source: join(REPO, 'bpf-programs', 'biolatency.bpf.c'), arch: 'x86', defines})
+      const t = parseObject(object).btf!.find('hist_key', 'struct') as BtfComposite
+      assert.equal(t.size, HIST_KEY.headerSize)
+      assert.deepEqual(t.members.map((m) => [m.name, m.bitOffset / 8]), Object.entries(HIST_KEY.fields).map(([n, [o]]) => [n, o]))
+    }
   })
 
   it('device numbers as the tracepoints record them', async () => {

@@ -1,12 +1,15 @@
-// biolatency against this machine's disk through a real bpfd: direct
-// (O_DIRECT) writes and reads of a file give block requests the histogram
-// must count; a tracefs instance counts the completions the block
-// tracepoints saw independently, over a window enclosing the tool's.
+// biolatency against this machine's disk through a real bpfd, in both of
+// its variants (tp_btf reading struct request, and the classic tracepoints
+// forced with BPFTOOLS_ASSUME_NO_BTF=1): direct (O_DIRECT) writes and reads
+// of a file give block requests the histogram must count; a tracefs
+// instance counts the completions the block tracepoints saw independently,
+// over a window enclosing the tool's.
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {promisify} from 'node:util'
 import {after, before, describe, it} from 'node:test'
 import {BPFTOOLS, toolsUnavailable} from './helpers/programs.js'
@@ -15,6 +18,28 @@ import {ToolProcess} from './helpers/tool-process.js'
 const run = promisify(execFile)
 const TRACEFS = '/sys/kernel/tracing'
 const BLOCKS = 40
+
+type Variant = {name: string; env: string[]; verbose: RegExp; skip: string | false}
+
+/** The two programs biolatency chooses between, each forced through the environment (env(1) execs, so Ctrl-C still reaches the tool). */
+const VARIANTS: readonly Variant[] = [
+  {
+    name: 'tp_btf',
+    env: ['-u', 'BPFTOOLS_ASSUME_NO_BTF'],
+    verbose: /with BTF tracepoints \(tp_btf\), requests keyed by struct request/,
+    skip: existsSync('/sys/kernel/btf/vmlinux') ? false : 'no kernel BTF',
+  },
+  {
+    name: 'tracepoints',
+    env: ['BPFTOOLS_ASSUME_NO_BTF=1'],
+    verbose: /with tracepoints \(BPFTOOLS_ASSUME_NO_BTF=1\), requests keyed by dev and sector/,
+    skip: false,
+  },
+]
+
+function biolatency(v: Variant, args: string[], ready?: RegExp): Promise<ToolProcess> {
+  return ToolProcess.start(['/usr/bin/env', ...v.env, BPFTOOLS, 'biolatency', ...args], {label: `biolatency [${v.name}]`, ready})
+}
 
 /** The disk holding the temporary directory, and its kernel dev_t as the tracepoints record it. */
 function diskOf(dir: string): {name: string; dev: number} | undefined {
@@ -29,10 +54,63 @@ function diskOf(dir: string): {name: string; dev: number} | undefined {
   return {name, dev: ((major! << 20) | minor!) >>> 0}
 }
 
+/**
+ * How many times the kernel skipped the tool's BPF programs (recursion_misses
+ * in the fdinfo of the programs its bpfd holds): a tracepoint program does
+ * not run while another BPF program or a bpf(2) map call of any process
+ * holds the CPU, which a busy machine makes common. Each skip loses at most
+ * one request. 0 once the tool is gone.
+ */
+function programMisses(tool: ToolProcess): number {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch {
+      return ''
+    }
+  }
+  const pid = tool.child.pid
+  if (pid === undefined) return 0
+  const tasks = (() => {
+    try {
+      return readdirSync(`/proc/${pid}/task`)
+    } catch {
+      return []
+    }
+  })()
+  // bpfd is the tool's child on the local transport.
+  const children = tasks.flatMap((t) => read(`/proc/${pid}/task/${t}/children`).trim().split(/\s+/).filter(Boolean))
+  let misses = 0
+  for (const child of children) {
+    let fds: string[] = []
+    try {
+      fds = readdirSync(`/proc/${child}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      let target = ''
+      try {
+        target = readlinkSync(`/proc/${child}/fd/${fd}`)
+      } catch {
+        continue
+      }
+      if (target !== 'anon_inode:bpf-prog') continue
+      misses += Number(/^recursion_misses:\s*(\d+)/m.exec(read(`/proc/${child}/fdinfo/${fd}`))?.[1] ?? 0)
+    }
+  }
+  return misses
+}
+
 /** Counts block_rq_complete events of one disk in a tracefs instance of its own. */
 class CompletionCounter {
-  private readonly dir = join(TRACEFS, 'instances', `bpftools-test-${process.pid}`)
-  private readonly event = join(this.dir, 'events', 'block', 'block_rq_complete')
+  private readonly dir: string
+  private readonly event: string
+
+  constructor(name: string) {
+    this.dir = join(TRACEFS, 'instances', `bpftools-test-${process.pid}-${name}`)
+    this.event = join(this.dir, 'events', 'block', 'block_rq_complete')
+  }
 
   start(dev: number): void {
     mkdirSync(this.dir)
@@ -74,11 +152,13 @@ function parseHistograms(text: string): Map<string, {low: number; high: number; 
 
 const sum = (xs: {count: number}[]) => xs.reduce((a, x) => a + x.count, 0)
 
-describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TRACEFS + '/events/block') ? false : 'no block tracepoints')}, () => {
+const unavailable = toolsUnavailable() ?? (existsSync(TRACEFS + '/events/block') ? false : 'no block tracepoints')
+
+for (const v of VARIANTS) describe(`biolatency [${v.name}] (real kernel)`, {skip: unavailable || v.skip}, () => {
   let dir: string
   let file: string
   let disk: {name: string; dev: number} | undefined
-  const counter = new CompletionCounter()
+  const counter = new CompletionCounter(v.name)
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bpftools-biolatency-'))
@@ -103,11 +183,13 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
   it('-D: the disk\'s histogram counts every request, and no more than the tracepoints saw', async (t) => {
     if (!disk) return t.skip(`${dir} is not on a whole disk`)
     counter.start(disk.dev)
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-D'], {label: 'biolatency'})
+    const tool = await biolatency(v, ['-D'])
     let ios = 0
+    let missed = 0
     try {
       assert.equal(tool.header, 'Tracing block device I/O... Hit Ctrl-C to end.')
       ios = await directIo()
+      missed = programMisses(tool)
     } finally {
       await tool.stop()
     }
@@ -115,20 +197,23 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
     const hists = parseHistograms(tool.stdout)
     assert.ok(tool.stdout.includes(`\n\ndisk = ${disk.name}\n     usecs               : count     distribution\n`), tool.report())
     const total = sum(hists.get(disk.name) ?? [])
-    assert.ok(total >= ios, `${total} requests in the histogram, ${ios} made\n${tool.report()}`)
-    t.diagnostic(`${ios} requests made, ${total} in the histogram, ${seen} completions seen`)
+    assert.ok(total + missed >= ios, `${total} requests in the histogram, ${missed} program runs skipped, ${ios} made\n${tool.report()}`)
+    t.diagnostic(`${ios} requests made, ${total} in the histogram, ${missed} program runs skipped, ${seen} completions seen`)
     assert.ok(total <= seen, `${total} requests in the histogram, ${seen} completions seen by the tracepoints\n${tool.report()}`)
   })
 
   it('-j -m -d DISK: JSON lines with the same buckets, in milliseconds', async (t) => {
     if (!disk) return t.skip(`${dir} is not on a whole disk`)
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '--verbose', '-j', '-m', '-d', disk.name], {label: 'biolatency', ready: /timing block requests from/})
+    const tool = await biolatency(v, ['--verbose', '-j', '-m', '-d', disk.name], /timing block requests from/)
     let ios = 0
+    let missed = 0
     try {
       ios = await directIo()
+      missed = programMisses(tool)
     } finally {
       await tool.stop()
     }
+    assert.match(tool.stderr, v.verbose, tool.report())
     const lines = tool.stdout.trim().split('\n')
     assert.equal(lines.length, 1, tool.report())
     const j = JSON.parse(lines[0]!) as {ts: string; val_type: string; data: {'interval-start': number; 'interval-end': number; count: number}[]}
@@ -136,30 +221,66 @@ describe('biolatency (real kernel)', {skip: toolsUnavailable() ?? (existsSync(TR
     assert.match(j.ts, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
     assert.deepEqual(j.data[0] && [j.data[0]['interval-start'], j.data[0]['interval-end']], [0, 1])
     j.data.forEach((b, i) => assert.equal(b['interval-end'], 2 ** (i + 1) - 1))
-    assert.ok(sum(j.data) >= ios, tool.report())
+    assert.ok(sum(j.data) + missed >= ios, `${missed} program runs skipped\n${tool.report()}`)
   })
 
   it('-F -Q -e with an interval and count: per-flag histograms and the average', async () => {
-    const tool = await ToolProcess.start([BPFTOOLS, 'biolatency', '-F', '-Q', '-e', '-T', '3', '1'], {label: 'biolatency'})
+    const tool = await biolatency(v, ['-F', '-Q', '-e', '-T', '5', '1'])
     let ios = 0
+    let missed = 0
+    let exit
     try {
+      const started = performance.now()
       ios = await directIo()
-      await tool.waitFor(() => tool.stdout.includes('avg = '), 'the -e line', 10_000)
+      missed = programMisses(tool)
+      // A machine busy enough to stretch the workload past the interval cannot run this test.
+      assert.ok(!tool.stdout.includes('avg = '), `the workload took ${Math.round(performance.now() - started)} ms, past the 5 s interval\n${tool.report()}`)
+      // The count ends it: after its one interval it must exit by itself (a
+      // Ctrl-C sent once the -e line is out could land while it releases).
+      exit = await Promise.race([tool.exited, sleep(15_000)])
     } finally {
       await tool.stop()
     }
-    assert.equal((await tool.exited).code, 0, tool.report())
+    assert.ok(exit, `no exit 15 s after the workload\n${tool.report()}`)
+    assert.equal(exit.code, 0, tool.report())
     assert.match(tool.stdout, /^Tracing block device I\/O\.\.\. Hit Ctrl-C to end\.\n\n\d\d:\d\d:\d\d\n\nflags = /, tool.report())
     const hists = parseHistograms(tool.stdout)
     const writes = [...hists].filter(([f]) => /(^|-)Write$/.test(f)).flatMap(([, b]) => b)
     const reads = [...hists].filter(([f]) => /(^|-)Read$/.test(f)).flatMap(([, b]) => b)
-    assert.ok(sum(writes) >= BLOCKS && sum(reads) >= BLOCKS, tool.report())
+    assert.ok(sum(writes) + missed >= BLOCKS && sum(reads) + missed >= BLOCKS, `${missed} program runs skipped\n${tool.report()}`)
     const e = /\navg = (\d+) usecs, total: (\d+) usecs, count: (\d+)\n\n/.exec(tool.stdout)
     assert.ok(e, tool.report())
     const all = [...hists.values()].flat()
-    assert.equal(Number(e[3]), sum(all), 'the count of -e is the histograms\' total')
-    assert.ok(Number(e[3]) >= ios)
+    assert.equal(Number(e[3]), sum(all), `the count of -e is the histograms' total\n${tool.report()}`)
+    assert.ok(Number(e[3]) + missed >= ios, `${missed} program runs skipped\n${tool.report()}`)
     // Both truncated from the exact total, as bcc's %ld does.
-    assert.ok(Math.abs(Number(e[1]) - Number(e[2]) / Number(e[3])) <= 1, 'avg is total / count')
+    assert.ok(Math.abs(Number(e[1]) - Number(e[2]) / Number(e[3])) <= 1, `avg is total / count\n${tool.report()}`)
   })
+
+  // Flags spelled from struct request's cmd_flags must be the kernel's own
+  // rwbs for the same requests: both variants watch one workload.
+  if (v.name === 'tp_btf') {
+    it('-F: the workload\'s Write and Read flags as the tracepoints name them', async (t) => {
+      if (!disk) return t.skip(`${dir} is not on a whole disk`)
+      const [btf, tp] = await Promise.all([biolatency(v, ['-F', '-d', disk.name]), biolatency(VARIANTS[1]!, ['-F', '-d', disk.name])])
+      let missed = {btf: 0, tp: 0}
+      try {
+        await directIo()
+        missed = {btf: programMisses(btf), tp: programMisses(tp)}
+      } finally {
+        await Promise.all([btf.stop(), tp.stop()])
+      }
+      const byFlags = (tool: ToolProcess) => new Map([...parseHistograms(tool.stdout)].map(([flags, b]) => [flags, sum(b)]))
+      const [fromRequest, fromRwbs] = [byFlags(btf), byFlags(tp)]
+      // What the workload made: the sections of the kernel's rwbs holding at least its requests.
+      const workload = [...fromRwbs].filter(([, n]) => n + missed.tp >= BLOCKS).map(([flags]) => flags)
+      const report = `program runs skipped: ${missed.btf} tp_btf, ${missed.tp} tracepoints\n${btf.report()}\n${tp.report()}`
+      assert.ok(workload.some((f) => /(^|-)Write$/.test(f)) && workload.some((f) => /(^|-)Read$/.test(f)), report)
+      for (const flags of workload) {
+        const n = fromRequest.get(flags) ?? 0
+        assert.ok(n + missed.btf >= BLOCKS, `flags = ${flags}: ${n} requests from struct request\n${report}`)
+      }
+      t.diagnostic(`from struct request: ${[...fromRequest].map(([f, n]) => `${f} ${n}`).join(', ')}; from rwbs: ${[...fromRwbs].map(([f, n]) => `${f} ${n}`).join(', ')}`)
+    })
+  }
 })

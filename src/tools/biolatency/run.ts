@@ -2,14 +2,18 @@
 // and print log2 histograms of their latency at each interval.
 import type {Client} from '../../remote/client.js'
 import {LoadError} from '../../loader/errors.js'
+import {kernelBtf} from '../../loader/kernel-btf.js'
 import {startTool} from '../bpf-tool.js'
+import {ASSUME_NO_BTF} from '../execsnoop/run.js'
 import {everyInterval} from '../intervals.js'
 import {readDisks} from './disks.js'
 import type {Extension} from './format.js'
 import {histograms, total} from './hist.js'
-import {biolatencyGlobals, checkOptions, type BiolatencyOptions, type RecordOffsets} from './options.js'
+import {biolatencyGlobals, biolatencyPrograms, checkOptions, type BiolatencyOptions, type RecordOffsets, type RequestArgs} from './options.js'
+import {requestArgs} from './request-args.js'
 import {biolatencyOutput, type BiolatencySink} from './sink.js'
 import {fieldOffset, parseTracepointFormat, TracepointFormatError} from './tp-format.js'
+import {chooseVariant, tracepointVariant, type BiolatencyVariant} from './variant.js'
 import type {ModelContext, RunContext} from '../context.js'
 
 export type BiolatencyResult = {
@@ -42,6 +46,21 @@ export async function recordOffsets(client: Client): Promise<RecordOffsets> {
   }
 }
 
+/**
+ * The variant to load and what it needs: where the request is among the
+ * BTF tracepoints' arguments (from the target's BTF, which the load needs
+ * for CO-RE anyway), or the tracepoint records' offsets (from tracefs).
+ */
+async function programFor(client: Client, ctx: ModelContext): Promise<{variant: BiolatencyVariant; requestArgs?: RequestArgs; offsets?: RecordOffsets}> {
+  let variant = chooseVariant(client.hello, process.env[ASSUME_NO_BTF] === '1')
+  if (variant.btf) {
+    const args = requestArgs(await kernelBtf(client, {logger: ctx.logger}))
+    if (typeof args !== 'string') return {variant, requestArgs: args}
+    variant = tracepointVariant(args)
+  }
+  return {variant, offsets: await recordOffsets(client)}
+}
+
 /** biolatency with bcc's text (or JSON) output. */
 export function runBiolatency(client: Client, o: BiolatencyOptions, ctx: RunContext): Promise<BiolatencyResult> {
   return timeRequests(client, o, ctx, biolatencyOutput(o, ctx))
@@ -50,23 +69,28 @@ export function runBiolatency(client: Client, o: BiolatencyOptions, ctx: RunCont
 /** Times block requests and hands each interval's histograms to `sink`. */
 export async function timeRequests(client: Client, o: BiolatencyOptions, ctx: ModelContext, sink: BiolatencySink): Promise<BiolatencyResult> {
   checkOptions(o)
-  const [offsets, disks] = await Promise.all([recordOffsets(client), o.perDisk || o.disk !== undefined ? readDisks(client) : new Map<number, string>()])
+  const [{variant, requestArgs: args, offsets}, disks] = await Promise.all([
+    programFor(client, ctx),
+    o.perDisk || o.disk !== undefined ? readDisks(client) : new Map<number, string>(),
+  ])
   let dev: number | undefined
   if (o.disk !== undefined) {
     const want = o.disk.replace(/^\/dev\//, '')
     dev = [...disks].find(([, name]) => name === want)?.[0]
     if (dev === undefined) throw new LoadError(`the target has no disk '${o.disk}' (it has ${[...disks.values()].sort().join(', ') || 'none'})`)
   }
+  const programs = biolatencyPrograms(o, args)
   const c = await startTool(client, {
     program: 'biolatency',
-    globals: biolatencyGlobals(o, offsets, dev),
-    skip: (p) => p.name === 'block_rq_insert' && !o.queued,
+    globals: biolatencyGlobals(o, dev, offsets),
+    defines: variant.btf ? undefined : {BIOLATENCY_NO_BTF: true},
+    skip: (p) => !programs.has(p.name),
     machine: ctx.machine,
     logger: ctx.logger,
   })
   const result: BiolatencyResult = {requests: 0}
   try {
-    ctx.logger?.debug(`timing block requests from ${o.queued ? 'block_rq_insert' : 'block_rq_issue'} to block_rq_complete`)
+    ctx.logger?.debug(`timing block requests from ${o.queued ? 'block_rq_insert' : 'block_rq_issue'} to block_rq_complete with ${variant.description}`)
     await sink.start?.()
     ctx.onReady?.()
     const hists = c.map('hists')
