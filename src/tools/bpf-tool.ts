@@ -26,6 +26,12 @@ export type ToolStart = {
   logger?: Logger
 }
 
+/** Runs a tool's variant for targets without kernel BTF on one that has it (tests, troubleshooting). */
+export const ASSUME_NO_BTF = 'BPFTOOLS_ASSUME_NO_BTF'
+export function assumeNoBtf(): boolean {
+  return process.env[ASSUME_NO_BTF] === '1'
+}
+
 /** The BPF architecture a tool is compiled for on this target. */
 export function targetArch(client: Client, machine?: string): BpfArch {
   return archFromMachine(machine ?? client.hello.machine)

@@ -3,8 +3,7 @@
 import type {Client} from '../../remote/client.js'
 import {LoadError} from '../../loader/errors.js'
 import {kernelBtf} from '../../loader/kernel-btf.js'
-import {startTool} from '../bpf-tool.js'
-import {ASSUME_NO_BTF} from '../execsnoop/run.js'
+import {assumeNoBtf, startTool} from '../bpf-tool.js'
 import {everyInterval} from '../intervals.js'
 import {readDisks} from './disks.js'
 import type {Extension} from './format.js'
@@ -52,7 +51,7 @@ export async function recordOffsets(client: Client): Promise<RecordOffsets> {
  * for CO-RE anyway), or the tracepoint records' offsets (from tracefs).
  */
 async function programFor(client: Client, ctx: ModelContext): Promise<{variant: BiolatencyVariant; requestArgs?: RequestArgs; offsets?: RecordOffsets}> {
-  let variant = chooseVariant(client.hello, process.env[ASSUME_NO_BTF] === '1')
+  let variant = chooseVariant(client.hello, assumeNoBtf())
   if (variant.btf) {
     const args = requestArgs(await kernelBtf(client, {logger: ctx.logger}))
     if (typeof args !== 'string') return {variant, requestArgs: args}

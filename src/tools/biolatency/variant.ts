@@ -2,7 +2,7 @@
 // (tp_btf, struct request read with CO-RE) where the kernel has BTF and
 // tp_btf, the classic tracepoints with tracefs record offsets otherwise.
 import {kernelVersionCode} from '../../object/index.js'
-import {ASSUME_NO_BTF} from '../execsnoop/run.js'
+import {ASSUME_NO_BTF} from '../bpf-tool.js'
 
 export type BiolatencyVariant = {
   btf: boolean

@@ -1,7 +1,7 @@
 // execsnoop on a target: the model the text, JSON and dashboard views share.
 import type {Client} from '../../remote/client.js'
 import {openEvents} from '../../loader/streams.js'
-import {startTool} from '../bpf-tool.js'
+import {assumeNoBtf, startTool} from '../bpf-tool.js'
 import {pumpEvents, type PumpResult} from '../event-pump.js'
 import {decodeExecEvent, type ExecEvent} from './event.js'
 import {execsnoopWants, type LineContext} from './format.js'
@@ -10,8 +10,6 @@ import {execsnoopOutput, type ExecRecord, type ExecsnoopSink} from './sink.js'
 import type {ModelContext, RunContext} from '../context.js'
 import {Processes} from '../../symbols/processes.js'
 
-/** Forces the variant for targets without BTF, so it can be tried on a target that has BTF. */
-export const ASSUME_NO_BTF = 'BPFTOOLS_ASSUME_NO_BTF'
 
 /** execsnoop with bcc's text (or NDJSON) output. */
 export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContext): Promise<PumpResult> {
@@ -22,7 +20,7 @@ export function runExecsnoop(client: Client, o: ExecsnoopOptions, ctx: RunContex
 export async function traceExecs(client: Client, o: ExecsnoopOptions, ctx: ModelContext, sink: ExecsnoopSink): Promise<PumpResult> {
   // Without the target's BTF there is no CO-RE: the parent pid comes from the
   // target's /proc and the arguments from the caller at entry.
-  const noBtf = !client.hello.btf || process.env[ASSUME_NO_BTF] === '1'
+  const noBtf = !client.hello.btf || assumeNoBtf()
   if (noBtf) ctx.logger?.info(`${client.transport} has no kernel BTF: parent pids are read from /proc/PID/status (? for a process already gone), arguments from the caller at exec entry`)
   const procs = new Processes(client)
   const c = await startTool(client, {
