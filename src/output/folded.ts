@@ -63,7 +63,7 @@ export function foldStacks(samples: readonly StackSample[], opts: FoldedOptions 
 }
 
 /** One sample's frames, root first, joined by `;` (no count). */
-export function foldedStack(s: StackSample, delimiter?: string): string {
+function foldedStack(s: StackSample, delimiter?: string): string {
   const n = s.frames.length
   const k = s.kernelFrames === undefined ? -1 : Math.min(Math.max(s.kernelFrames, 0), n)
   const parts: string[] = []
