@@ -130,6 +130,10 @@ function buildTree(stacks: readonly FlameStack[]): Node {
     root.total += s.count
     let node = root
     for (const f of s.frames) {
+      // An empty frame names nothing (bcc's stackcount roots a stack at an
+      // empty process name when it has none): what is above it hangs from
+      // the frame below it, and a stack of nothing else is the root's own.
+      if (f === '') continue
       let child = node.children.get(f)
       if (!child) {
         child = {name: f, total: 0, children: new Map()}

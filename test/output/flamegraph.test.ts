@@ -194,6 +194,31 @@ test('flame graph: frames too thin to see are left out', () => {
   assert.deepEqual(f.map((x) => x.title.split(' ')[0]).sort(), ['all', 'big'])
 })
 
+test('flame graph: empty frames (bcc stackcount without a process name) draw nothing and keep their counts', () => {
+  // As parseFolded reads `;do_syscall_64;ksys_read 6`, `;do_syscall_64;- 2`, ` 4` and `sh;;main 3`.
+  const f = frames(
+    parseXml(
+      renderFlameGraph([
+        {frames: ['', 'do_syscall_64', 'ksys_read'], count: 6},
+        {frames: ['', 'do_syscall_64', '-'], count: 2},
+        {frames: [''], count: 4},
+        {frames: ['sh', '', 'main'], count: 3},
+      ]),
+    ),
+  )
+  assert.deepEqual(
+    f.map((x) => [x.depth, x.title]).sort(),
+    [
+      [0, 'all (15 samples, 100.00%)'],
+      [1, 'do_syscall_64 (8 samples, 53.33%)'],
+      [1, 'sh (3 samples, 20.00%)'],
+      [2, '- (2 samples, 13.33%)'],
+      [2, 'ksys_read (6 samples, 40.00%)'],
+      [2, 'main (3 samples, 20.00%)'],
+    ],
+  )
+})
+
 test('flame graph: no samples still gives a well-formed picture', () => {
   const svg = parseXml(renderFlameGraph([], {title: 'empty'}))
   assert.equal(frames(svg).length, 0)

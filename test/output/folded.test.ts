@@ -13,14 +13,46 @@ test('folded: the delimiter goes between the user and the kernel part', () => {
   assert.equal(foldStacks([sample], {delimiter: '-'}), 'cat;main;__libc_open64;-;__x64_sys_openat;do_sys_openat2 5\n')
 })
 
-test('folded: no delimiter without both parts', () => {
-  const kernelOnly = {frames: ['schedule', 'worker_thread'], kernelFrames: 2, count: 1}
-  const userOnly = {frames: ['read', 'main'], kernelFrames: 0, count: 2}
-  const unmarked = {frames: ['read', 'main'], count: 3}
-  assert.equal(foldStacks([kernelOnly, userOnly, unmarked], {delimiter: '-'}), 'main;read 5\nworker_thread;schedule 1\n')
+test('folded: with a kernel/user split the delimiter is there even when one side is empty, as bcc stackcount -d', () => {
+  const kernelOnly = {frames: ['schedule', 'worker_thread', 'kworker/0:1'], kernelFrames: 2, count: 1}
+  const userOnly = {frames: ['read', 'main', 'cat'], kernelFrames: 0, count: 2}
+  const neither = {frames: ['cat'], kernelFrames: 0, count: 4}
+  const unsplit = {frames: ['read', 'main'], count: 3}
+  assert.equal(
+    foldStacks([kernelOnly, userOnly, neither, unsplit], {delimiter: '-', order: 'count'}),
+    ['kworker/0:1;-;worker_thread;schedule 1', 'cat;main;read;- 2', 'main;read 3', 'cat;- 4', ''].join('\n'),
+  )
+  // No delimiter asked for: none, whatever the split.
+  assert.equal(foldStacks([userOnly, kernelOnly], {order: 'count'}), 'kworker/0:1;worker_thread;schedule 1\ncat;main;read 2\n')
 })
 
-test('folded: identical stacks are summed, empty counts dropped, lines sorted by stack text', () => {
+test('folded: an empty frame is printed as one, a stack of nothing is a bare count', () => {
+  const out = foldStacks(
+    [
+      {frames: ['ksys_read', 'do_syscall_64', ''], kernelFrames: 2, count: 3},
+      {frames: [''], kernelFrames: 0, count: 1},
+    ],
+    {order: 'count'},
+  )
+  assert.equal(out, ' 1\n;do_syscall_64;ksys_read 3\n')
+  assert.deepEqual(parseFolded(out), [
+    {frames: [''], count: 1},
+    {frames: ['', 'do_syscall_64', 'ksys_read'], count: 3},
+  ])
+})
+
+test('folded: merge false gives one line per sample, equal stacks included, ascending count', () => {
+  const samples = [
+    {frames: ['read', 'main', 'sh'], count: 4},
+    {frames: ['read', 'main', 'sh'], count: 2},
+    {frames: ['write', 'main', 'sh'], count: 2},
+    {frames: ['read', 'main', 'sh'], count: 0},
+  ]
+  assert.equal(foldStacks(samples, {order: 'count', merge: false}), 'sh;main;read 2\nsh;main;write 2\nsh;main;read 4\n')
+  assert.equal(foldStacks(samples, {order: 'count'}), 'sh;main;write 2\nsh;main;read 6\n')
+})
+
+test('folded: by default identical stacks are summed, empty counts dropped, lines sorted by stack text', () => {
   const out = foldStacks([
     {frames: ['b', 'root'], count: 2},
     {frames: ['a', 'root'], count: 1},
@@ -64,10 +96,11 @@ test('folded: names cannot break the format', () => {
 })
 
 test('parseFolded reads back what foldStacks writes and skips junk', () => {
-  const text = foldStacks([sample], {delimiter: '-'}) + '\n# comment\nno-count\nmain;f 12\n'
+  const text = foldStacks([sample], {delimiter: '-'}) + '\n# comment\nno-count\nmain;f 12\nmain;g -3\nmain;h 1e3\nmain;k 2.5\n'
   assert.deepEqual(parseFolded(text), [
     {frames: ['cat', 'main', '__libc_open64', '-', '__x64_sys_openat', 'do_sys_openat2'], count: 5},
     {frames: ['main', 'f'], count: 12},
+    {frames: ['main', 'k'], count: 2.5},
   ])
 })
 

@@ -14,6 +14,7 @@ import {BpfdError} from '../../src/remote/errors.js'
 import {Symbolizer, type SymbolSource} from '../../src/symbols/symbolizer.js'
 import {formatFolded, formatStacks, stackJson, type SymbolizedStack} from '../../src/tools/stackcount/format.js'
 import {isWildcard, nameMatcher, parsePattern, stackChoice, StackcountUsageError, type StackcountOptions} from '../../src/tools/stackcount/options.js'
+import {stackcountOutput} from '../../src/tools/stackcount/sink.js'
 import {countedStacks, decodeStackKey, missingStackIds, STACK_KEY, stackTable} from '../../src/tools/stackcount/stacks.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -50,6 +51,10 @@ describe('stackcount patterns', () => {
     assert.deepEqual(stackChoice(BASE, tp), {kernel: true, user: true, perPid: true, delimiter: false})
     assert.deepEqual(stackChoice({...BASE, kernelOnly: true}, tp), {kernel: true, user: false, perPid: false, delimiter: false})
     assert.deepEqual(stackChoice({...BASE, kernelOnly: true, perPid: true}, tp), {kernel: true, user: false, perPid: true, delimiter: false})
+    // bcc keys kernel-only stacks by process only with -P (or for a uprobe), -p or not.
+    assert.deepEqual(stackChoice({...BASE, kernelOnly: true, pid: 42}, tp), {kernel: true, user: false, perPid: false, delimiter: false})
+    assert.equal(stackChoice({...BASE, kernelOnly: true}, parsePattern('u:c:malloc')).perPid, true)
+    assert.equal(stackChoice({...BASE, userOnly: true}, tp).perPid, true)
     assert.deepEqual(stackChoice({...BASE, delimited: true}, tp).delimiter, true)
     assert.deepEqual(stackChoice({...BASE, delimited: true, userOnly: true}, tp).delimiter, false)
     assert.throws(() => stackChoice({...BASE, kernelOnly: true, userOnly: true}, tp), StackcountUsageError)
@@ -127,6 +132,25 @@ const STACKS: SymbolizedStack[] = [
   {pid: 101, comm: 'other', count: 3, kernel: [{address: 0xffffffff81000020n, name: 'ksys_read'}, {address: 0xffffffff81000010n, name: 'do_syscall_64'}], user: []},
 ]
 
+const TP = parsePattern('t:syscalls:sys_enter_read')
+const K_READ = {address: 0xffffffff81000020n, name: 'ksys_read'}
+const K_SYSCALL = {address: 0xffffffff81000010n, name: 'do_syscall_64'}
+const U_READ = {address: 0x7f0000001000n, name: 'read'}
+const U_MAIN = {address: 0x401100n, name: 'main'}
+
+/**
+ * Keys as bcc's stackcount counts them by default: per process (user stacks
+ * are recorded), so two `sh` with one stack are two keys; a kernel thread has
+ * no user stack; pid 12's kernel stack could not be stored.
+ */
+const BCC_STACKS: SymbolizedStack[] = [
+  {pid: 13, comm: 'sh', count: 9, kernel: [K_READ, K_SYSCALL], user: [U_READ, U_MAIN]},
+  {pid: 11, comm: 'sh', count: 5, kernel: [K_READ, K_SYSCALL], user: [U_READ, U_MAIN]},
+  {pid: 30, comm: 'kworker/0:1', count: 1, kernel: [{address: 0xffffffff81000300n, name: 'process_one_work'}, {address: 0xffffffff81000400n, name: 'worker_thread'}], user: []},
+  {pid: 10, comm: 'sh', count: 5, kernel: [K_READ, K_SYSCALL], user: [U_READ, U_MAIN]},
+  {pid: 12, comm: 'sh', count: 2, kernel: [], user: [U_READ, U_MAIN]},
+]
+
 describe('stackcount output', () => {
   it('prints frames, the process and the count as bcc, most frequent last', () => {
     assert.equal(
@@ -149,6 +173,76 @@ describe('stackcount output', () => {
     assert.equal(folded, 'other;-;do_syscall_64;ksys_read 3\nwork;main;level_one;-;do_syscall_64 12\n')
     assert.equal(formatFolded(STACKS, false), 'other;do_syscall_64;ksys_read 3\nwork;main;level_one;do_syscall_64 12\n')
     assert.deepEqual(parseFolded(folded)[1], {frames: ['work', 'main', 'level_one', '-', 'do_syscall_64'], count: 12})
+  })
+
+  it('folds every key on its own line as bcc, equal stacks of two processes included', () => {
+    assert.equal(
+      formatFolded(BCC_STACKS, false),
+      [
+        'kworker/0:1;worker_thread;process_one_work 1',
+        'sh;main;read 2',
+        'sh;main;read;do_syscall_64;ksys_read 5',
+        'sh;main;read;do_syscall_64;ksys_read 5',
+        'sh;main;read;do_syscall_64;ksys_read 9',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('-f -d: the delimiter on every line, also where the user or the kernel stack is empty', () => {
+    assert.equal(
+      formatFolded(BCC_STACKS, stackChoice({...BASE, folded: true, delimited: true}, TP).delimiter),
+      [
+        'kworker/0:1;-;worker_thread;process_one_work 1',
+        'sh;main;read;- 2',
+        'sh;main;read;-;do_syscall_64;ksys_read 5',
+        'sh;main;read;-;do_syscall_64;ksys_read 5',
+        'sh;main;read;-;do_syscall_64;ksys_read 9',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('-K -f: stacks of every process together start with an empty process name; -d adds nothing', () => {
+    const all: SymbolizedStack[] = [
+      {comm: '', count: 7, kernel: [K_READ, K_SYSCALL], user: []},
+      // A kernel stack the map could not store: no frames at all.
+      {comm: '', count: 1, kernel: [], user: []},
+    ]
+    const delimiter = stackChoice({...BASE, kernelOnly: true, delimited: true}, TP).delimiter
+    assert.equal(formatFolded(all, delimiter), ' 1\n;do_syscall_64;ksys_read 7\n')
+    assert.deepEqual(parseFolded(formatFolded(all, delimiter)).map((f) => f.frames), [[''], ['', 'do_syscall_64', 'ksys_read']])
+  })
+
+  it('-K -P -f and -U -f: the process at the root of its own stack kind, no delimiter even with -d', () => {
+    const perProcess: SymbolizedStack[] = [{pid: 10, comm: 'sh', count: 3, kernel: [K_READ, K_SYSCALL], user: []}]
+    assert.equal(formatFolded(perProcess, stackChoice({...BASE, kernelOnly: true, perPid: true, delimited: true}, TP).delimiter), 'sh;do_syscall_64;ksys_read 3\n')
+    const userOnly: SymbolizedStack[] = [{pid: 10, comm: 'sh', count: 4, kernel: [], user: [U_READ, U_MAIN]}]
+    assert.equal(formatFolded(userOnly, stackChoice({...BASE, userOnly: true, delimited: true}, TP).delimiter), 'sh;main;read 4\n')
+  })
+
+  it('-d -P text: `--` on every stack, the process under its frames, ascending counts', () => {
+    assert.equal(
+      formatStacks(BCC_STACKS, {verbose: false, delimiter: true, pidGiven: false}),
+      [
+        '  process_one_work', '  worker_thread', '    --', '    kworker/0:1 [30]', '    1', '',
+        '    --', '  read', '  main', '    sh [12]', '    2', '',
+        '  ksys_read', '  do_syscall_64', '    --', '  read', '  main', '    sh [10]', '    5', '',
+        '  ksys_read', '  do_syscall_64', '    --', '  read', '  main', '    sh [11]', '    5', '',
+        '  ksys_read', '  do_syscall_64', '    --', '  read', '  main', '    sh [13]', '    9', '', '',
+      ].join('\n'),
+    )
+    // Stacks of every process together (-K without -P) have no process line.
+    assert.equal(formatStacks([{comm: '', count: 7, kernel: [K_READ, K_SYSCALL], user: []}], {verbose: false, delimiter: false, pidGiven: false}), '  ksys_read\n  do_syscall_64\n    7\n\n')
+  })
+
+  it('-f output: no header, no blank lines, no Detaching, the time with -T', async () => {
+    let out = ''
+    const sink = stackcountOutput({...BASE, folded: true, delimited: true, timestamp: true}, {json: false, write: (t) => void (out += t)})
+    await sink.start?.({probes: 1, choice: stackChoice({...BASE, delimited: true}, TP)})
+    const time = new Date(2026, 0, 2, 3, 4, 5)
+    await sink.interval({index: 0, last: true, time, stacks: BCC_STACKS.slice(2)})
+    assert.equal(out, '03:04:05\nkworker/0:1;-;worker_thread;process_one_work 1\nsh;main;read;- 2\nsh;main;read;-;do_syscall_64;ksys_read 5\n')
   })
 
   it('gives one JSON object per stack', () => {

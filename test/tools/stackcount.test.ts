@@ -176,10 +176,12 @@ describe('stackcount (real kernel)', {skip: toolsUnavailable()}, () => {
     assert.ok(!s.frames.some((f) => f.includes('do_syscall_64')), t.report())
   })
 
-  it('-f -d --svg: folded lines that load into the flame graph, and an SVG naming the frames', async () => {
+  it('-f -d -s --svg: folded lines that load into the flame graph, and an SVG naming the frames', async () => {
     const svg = join(dir, 'flame.svg')
-    const t = await stackcount(['-p', String(w.pid), '-f', '-d', '--svg', svg, 't:syscalls:sys_enter_openat'])
+    const t = await stackcount(['-p', String(w.pid), '-f', '-d', '-s', '--svg', svg, 't:syscalls:sys_enter_openat'])
     assert.ok(!t.stdout.includes('Tracing ') && !t.stdout.includes('Detaching'), t.report())
+    // bcc's folded lines name frames without offsets, -s or not.
+    assert.ok(!t.stdout.includes('+0x'), t.report())
     const folded = parseFolded(t.stdout)
     const mine = folded.find((s) => s.frames.includes('level_one'))
     assert.ok(mine, t.report())
@@ -192,6 +194,34 @@ describe('stackcount (real kernel)', {skip: toolsUnavailable()}, () => {
     assertWellFormedXml(xml)
     const titles = [...xml.matchAll(/<title>([^<]*)<\/title>/g)].map((m) => m[1]!)
     for (const name of [COMM, 'main', 'level_one', 'do_syscall_64']) assert.ok(titles.some((x) => x.startsWith(`${name} (`)), `a frame titled ${name}`)
+  })
+
+  it('-f: two processes of one name with one stack give two equal lines, as bcc keys them by process', async () => {
+    const {w: w2} = await Workload.start(exe, `${COMM} 2`)
+    try {
+      const t = await ToolProcess.start([BPFTOOLS, 'stackcount', '--verbose', '-f', 't:syscalls:sys_enter_openat'], {label: 'stackcount', ready: /attached to \d+ of \d+ probes/})
+      try {
+        assert.equal(await w.ask(`open ${OPENS}`), `done ${OPENS}`)
+        assert.equal(await w2.ask(`open ${OPENS}`), `done ${OPENS}`)
+      } finally {
+        await t.stop()
+      }
+      const mine = t.stdout.split('\n').filter((l) => l.includes(';level_one;'))
+      assert.equal(mine.length, 2, t.report())
+      assert.equal(mine[0], mine[1], t.report())
+      assert.match(mine[0]!, new RegExp(`^${COMM};(?:[^ ]*;)?main;level_one;[^ ]*;do_syscall_64(?:;[^ ]*)? ${OPENS}$`), t.report())
+    } finally {
+      w2.kill()
+    }
+  })
+
+  it('-K -p -f: kernel stacks not keyed by process start with an empty name, as bcc', async () => {
+    const t = await stackcount(['-K', '-p', String(w.pid), '-f', '-d', 't:syscalls:sys_enter_openat'])
+    assert.equal(t.lines.length, 1, t.report())
+    const [line] = parseFolded(t.stdout)
+    assert.equal(line?.count, OPENS, t.report())
+    assert.equal(line.frames[0], '', t.report())
+    assert.ok(line.frames.includes('do_syscall_64') && !line.frames.includes('-') && !line.frames.includes(COMM), t.report())
   })
 
   it('u:PATH:FUNC: uprobes on the workload\'s own function', async () => {

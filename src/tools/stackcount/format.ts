@@ -56,18 +56,26 @@ export function formatStacks(stacks: readonly SymbolizedStack[], o: TextOptions)
   return out
 }
 
-/** Stacks as folded-stack samples: the process name (when stacks are per process) at the root. */
+/**
+ * Stacks as folded-stack samples, the process name at the root as bcc's
+ * stackcount puts it: an empty name when its key has none (kernel stacks
+ * counted across processes), so the line starts with `;`.
+ */
 export function stackSamples(stacks: readonly SymbolizedStack[]): StackSample[] {
   return stacks.map((s) => ({
-    frames: [...s.kernel.map((f) => f.name), ...s.user.map((f) => f.name), ...(s.pid === undefined ? [] : [s.comm])],
+    frames: [...s.kernel.map((f) => f.name), ...s.user.map((f) => f.name), s.comm],
     count: s.count,
     kernelFrames: s.kernel.length,
   }))
 }
 
-/** bcc's -f: `comm;user frames;-;kernel frames count`, root first, ascending count. */
+/**
+ * bcc's -f: `comm;user frames;-;kernel frames count`, root first, one line
+ * per counted key (equal lines of two processes are not summed), ascending
+ * count. With -d the `-` is there even when one side is empty.
+ */
 export function formatFolded(stacks: readonly SymbolizedStack[], delimiter: boolean): string {
-  return foldStacks(stackSamples(stacks), {order: 'count', delimiter: delimiter ? '-' : undefined})
+  return foldStacks(stackSamples(stacks), {order: 'count', merge: false, delimiter: delimiter ? '-' : undefined})
 }
 
 /** One NDJSON object per stack; field names are documented in the README. */

@@ -89,8 +89,10 @@ export function stackChoice(o: StackcountOptions, probe: ProbePattern): StackCho
   if (o.kernelOnly && o.userOnly) throw new StackcountUsageError('-K and -U are mutually exclusive: without either, both stacks are counted')
   const kernel = !o.userOnly
   const user = !o.kernelOnly
-  // User addresses mean something only within their process, and so do uprobes.
-  const perPid = o.perPid || o.pid !== undefined || user || probe.kind === 'uprobe'
+  // User addresses mean something only within their process, and so do
+  // uprobes. -p alone does not split keys: bcc's folded lines of -K -p start
+  // with an empty process name.
+  const perPid = o.perPid || user || probe.kind === 'uprobe'
   return {kernel, user, perPid, delimiter: o.delimited && kernel && user}
 }
 

@@ -133,7 +133,8 @@ export async function countStacks(client: Client, o: StackcountOptions, ctx: Mod
       // The last read may leave the maps as they are: they are freed next.
       const counted = await readStacks(c, o.intervalSec !== undefined && !last)
       lostStacks += lostStackEvents(counted, choice)
-      const stacks = await symbolizeStacks(sym, counted, o.offset)
+      // bcc's folded lines name frames without offsets, -s or not.
+      const stacks = await symbolizeStacks(sym, counted, o.offset && !o.folded)
       for (const s of stacks) events += s.count
       if (o.svg) all.push(...stackSamples(stacks))
       await sink.interval({index, last, time: new Date(), stacks})
