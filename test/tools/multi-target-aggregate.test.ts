@@ -103,7 +103,7 @@ test('stackcount: per-target sections, folded with the target as root frame, or 
   assert.equal(merged.text(), '\n  k1\n  k2\n    7\n\nDetaching...\n')
   const folded = collect()
   await stackcountTargetsOutput({...o, folded: true}, folded.out, names, false).intervals(parts)
-  assert.equal(folded.text(), 'local;k2;k1 3\ntcp:127.0.0.1:4000;k2;k1 4\n')
+  assert.equal(folded.text(), 'local;wl;k2;k1 3\ntcp:127.0.0.1:4000;wl;k2;k1 4\n')
 })
 
 // A known number of getppid(2) calls on command, from a process whose pid -p names.
