@@ -15,7 +15,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {ExitCode} from '../../src/cli/exit-codes.js'
 import {bpfdUnavailable} from '../remote/bpfd-env.js'
-import {bpftools, explain, guestSkipReason} from './cli.js'
+import {bpftools, explain, guestSkipReason, ndjson} from './cli.js'
 import {Guest} from './guest.js'
 
 const skip = bpfdUnavailable() ?? (await guestSkipReason('aarch64'))
@@ -107,6 +107,26 @@ describe('local (x86_64) and the arm64 guest in one run', {skip}, () => {
       assert.equal(e.comm, 'cat')
       assert.equal(e.err, 0)
       assert.ok(e.fd >= 0)
+    }
+  })
+
+  it('execsnoop --json: each exec with the target it happened on, its parent read through each target\'s own BTF', async () => {
+    // No -n: the guest's busybox runs its applets as /proc/self/exe, so their comm at exec is "exe".
+    const r = await bpftools(['execsnoop', '--json', '-d', '3', '-r', 'local', '-r', guest.remote])
+    assert.equal(r.code, 0, explain(guest, r))
+    const events = ndjson(r.stdout)
+    assert.ok(events.every((e) => Object.keys(e)[0] === 'target'), explain(guest, r))
+    const execs = (file: string) => events.filter((e) => Array.isArray(e.argv) && e.argv.at(-1) === file)
+    const onHost = execs(hostFile)
+    const inGuest = execs(guestFile)
+    assert.ok(onHost.length >= 2 && inGuest.length >= 2, `${onHost.length} execs of cat ${hostFile}, ${inGuest.length} of cat ${guestFile}\n${explain(guest, r)}`)
+    for (const [hits, target, loop] of [[onHost, 'local', hostLoop!.pid], [inGuest, guest.remote, guestLoop]] as const) {
+      for (const e of hits) {
+        assert.equal(e.target, target)
+        assert.equal(e.ret, 0)
+        // The loop's shell is the parent: task_struct->real_parent, relocated for that target's kernel.
+        assert.equal(e.ppid, loop, JSON.stringify(e))
+      }
     }
   })
 
