@@ -183,7 +183,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       let records = 0
       await this.onEveryTarget(
         async (t) => {
-          records += await run({...ctx, logger: t.logger}, t, out, (i) => collator.add(t.index, i))
+          // Not `records += await ...`: that reads `records` before the targets run concurrently, and the last to finish would win.
+          const counted = await run({...ctx, logger: t.logger}, t, out, (i) => collator.add(t.index, i))
+          records += counted
         },
         (index) => collator.end(index),
       )

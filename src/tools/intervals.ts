@@ -38,6 +38,10 @@ export async function everyInterval(o: IntervalOptions, tick: (last: boolean, in
     next = o.intervalSec === undefined ? Infinity : next + o.intervalSec * 1000
     const until = Math.min(next, endAt)
     await sleep(Number.isFinite(until) ? Math.max(0, until - performance.now()) : Infinity, o.signal)
+    // Timers run on libuv's coarse clock and may fire a few ms before
+    // performance.now() says the time is up: an early wake would print an
+    // extra interval (the whole run's counts twice, without -i).
+    while (!o.signal?.aborted && performance.now() < until - 1) await sleep(until - performance.now(), o.signal)
     const last = o.signal?.aborted === true || performance.now() >= endAt - 1 || (o.count !== undefined && i + 1 >= o.count)
     await tick(last, i)
     if (last) return i + 1
