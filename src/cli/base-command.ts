@@ -64,6 +64,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.args = args as BaseArgs<T>
     const cacheDir = readUserConfig().cacheDir
     if (cacheDir && !process.env.BPFTOOLS_CACHE_DIR) process.env.BPFTOOLS_CACHE_DIR = cacheDir
+    // One --arch for targets of different machines would compile some for the wrong one.
+    if (this.flags.arch !== undefined) this.oneTargetOnly('--arch', 'each of several targets is compiled for the architecture it reports')
   }
 
   /** Messages for the user go to stderr so stdout stays clean for data. */

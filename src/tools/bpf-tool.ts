@@ -21,6 +21,8 @@ export type ToolStart = {
   /** Programs not to load. */
   skip?: (p: ProgramSpec) => boolean
   optional?: AttachOptions['optional']
+  /** The tool attaches its programs itself, to probes it finds at run time (stackcount). */
+  attachesItself?: boolean
   /** `uname -m` to compile for instead of the target's (--arch). */
   machine?: string
   logger?: Logger
@@ -46,6 +48,7 @@ export async function startTool(client: Client, t: ToolStart): Promise<Collectio
   if (t.globals) setGlobals(spec, t.globals)
   for (const [name, n] of Object.entries(t.maxEntries ?? {})) resizeMap(spec, name, n)
   const c = await loadCollection(client, spec, {skip: t.skip, logger: t.logger})
+  if (t.attachesItself) return c
   try {
     const {attached, skipped} = await attachAll(c, {optional: t.optional})
     for (const s of skipped) t.logger?.debug(`not attached: ${s.reason}`)

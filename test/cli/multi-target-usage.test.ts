@@ -31,6 +31,15 @@ test('stackcount --svg with several targets, and --merge with -v, are refused', 
   assert.equal(v.stderr, 'bpftools: --merge adds up stacks by their symbols: their addresses differ from target to target, so -v cannot show them\n')
 })
 
+test('--arch with several targets is refused: each is compiled for its own machine', () => {
+  for (const tool of [['opensnoop'], ['target'], ['run', 'prog.bpf.c']]) {
+    const r = cli([...tool, '--arch', 'aarch64', ...TWO])
+    assert.equal(r.status, 2, `${tool[0]}: ${r.stderr}`)
+    assert.equal(r.stderr, 'bpftools: --arch works on one target only (each of several targets is compiled for the architecture it reports); 2 were given\n')
+    assert.equal(r.stdout, '')
+  }
+})
+
 test('two unreachable targets: each is reported, and the exit code says so', () => {
   const r = cli(['target', ...TWO])
   assert.equal(r.status, 3, r.stderr)

@@ -113,6 +113,7 @@ export async function countStacks(client: Client, o: StackcountOptions, ctx: Mod
     globals: stackcountGlobals(o, choice),
     maxEntries: {counts: maxStacks, stack_traces: maxStacks},
     skip: (p) => p.name !== program,
+    attachesItself: true,
     machine: ctx.machine,
     logger: ctx.logger,
   })
