@@ -102,8 +102,8 @@ export default async function bench(ctx: BenchContext): Promise<Row[]> {
     return [
       {bench: BENCH, metric: 'untraced O_DIRECT 4 KiB reads', ours: Math.round(base), unit: 'reads/s', better: 'higher', peers: [], note: method},
       row('traced O_DIRECT 4 KiB reads', 'reads/s', 'higher', (n) => Math.round(fig(n, (t) => t.rate)), method),
-      row('slowdown vs untraced', '%', 'lower', slowdown, `1 - traced/untraced read rate, from the medians. ${method}`),
-      row('tracer CPU during the storm', 's', 'lower', (n) => Math.round(fig(n, (t) => t.cpuSec) * 100) / 100, `CPU time of the tracer's processes (for ours node and bpfd) during the storm. ${method}`),
+      row('slowdown vs untraced', '%', 'lower', slowdown, '1 - traced/untraced, from the median read rates of the storm above; within a few % it is noise on a busy machine.'),
+      row('tracer CPU during the storm', 's', 'lower', (n) => Math.round(fig(n, (t) => t.cpuSec) * 100) / 100, 'CPU time (/proc/PID/stat, 10 ms ticks) of the tracer\'s processes during the storm above, for ours node and bpfd. Every biolatency aggregates in the kernel and reads its map at Ctrl-C, so this is near 0 for all; the BPF programs\' own cost shows in the read rate.'),
       row('requests in the histogram', 'requests', undefined, (n) => Math.round(fig(n, (t) => t.timed)), 'The counts each tracer printed at Ctrl-C, summed: the storm\'s reads plus whatever else the machine read or wrote meanwhile; a tracer missing requests shows here.'),
     ]
   } finally {

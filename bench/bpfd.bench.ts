@@ -4,8 +4,8 @@
  * fallback) and bpfd's RSS after them. bpftool on the same maps is the
  * peer where it does the same job.
  */
-import {execFile, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {execFile} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
@@ -130,7 +130,8 @@ async function measure(kind: 'local' | 'tcp', tag: string, peers: Partial<Peers>
   const row = (metric: string, ours: number, unit: string, better: Row['better'], peer?: {name: string; value: number}, note?: string): void => {
     rows.push({bench: BENCH, metric: `${metric} (${kind})`, ours, unit, better, peers: peer ? [peer] : [], note})
   }
-  const how = kind === 'local' ? 'bpfd started by the local transport, over its stdio' : 'bpfd --listen on 127.0.0.1, over tcp'
+  // One text for both transports, so the notes list each once.
+  const how = '(local): bpfd started by the local transport, over its stdio; (tcp): bpfd --listen on 127.0.0.1'
 
   const batched = await open(kind, false)
   try {

@@ -17,6 +17,8 @@ const SUFFIX = '.bench.js'
 /** Three runs keep the whole benchmark near five minutes on two cores. */
 const DEFAULT_RUNS = 3
 const RESULTS = join(REPO, 'bench', 'RESULTS.md')
+/** The order the table reads best in: the user's view first, then the parts; any other bench after these. */
+const ORDER = ['startup', 'opensnoop', 'execsnoop', 'stackcount', 'biolatency', 'size', 'bpfd']
 const USAGE = 'usage: node dist/bench/run.js [--only NAME[,NAME]] [--runs N] [--short] [--note TEXT] [--out FILE | --no-write]'
 
 type Args = {only?: string[]; runs: number; short: boolean; note?: string; out?: string | null}
@@ -72,10 +74,11 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Args {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   const dir = dirname(fileURLToPath(import.meta.url))
+  const rank = (n: string) => (ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length)
   const names = readdirSync(dir)
     .filter((f) => f.endsWith(SUFFIX))
     .map((f) => f.slice(0, -SUFFIX.length))
-    .sort()
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
   if (names.length === 0) usage(`no *${SUFFIX} in ${dir}`)
   const unknown = (args.only ?? []).filter((n) => !names.includes(n))
   if (unknown.length) usage(`no bench ${unknown.map((n) => `'${n}'`).join(', ')} (have: ${names.join(', ')})`)

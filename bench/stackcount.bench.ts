@@ -5,7 +5,7 @@
  * another), over `local` and over tcp through a relay adding 20 ms each way.
  * Then stackcount's total against bpftrace's on a loop calling getppid.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {createConnection, createServer, type AddressInfo, type Server, type Socket} from 'node:net'
 import {Client} from '../src/remote/client.js'
 import {parseRemote} from '../src/remote/transports/parse.js'

@@ -10,6 +10,7 @@ import type {BenchContext, Row} from './row.js'
 
 const BENCH = 'startup'
 const STACK_TRACEPOINT = 'syscalls:sys_enter_getppid'
+const HELP = [BPFTOOLS, 'opensnoop', '--help']
 
 type Contender = {tool: ToolName; ours: string[]; peers: PeerCommand[]}
 
@@ -55,6 +56,8 @@ export default async function bench(ctx: BenchContext): Promise<Row[]> {
   const record = (key: string, ms: number) => times.set(key, [...(times.get(key) ?? []), ms])
   // One untimed start of each, so every tool starts with warm disk caches and ours with its compiled object cached.
   for (let i = -1; i < ctx.runs; i++) {
+    const help = await readyMs(HELP, /^USAGE/)
+    if (i >= 0) record('help', help)
     for (const c of all) {
       const ours = await readyMs(c.ours, READY_LINE[c.tool])
       if (i >= 0) record(`${c.tool}/ours`, ours)
@@ -64,7 +67,7 @@ export default async function bench(ctx: BenchContext): Promise<Row[]> {
       }
     }
   }
-  return all.map((c) => ({
+  const rows: Row[] = all.map((c) => ({
     bench: BENCH,
     metric: `${c.tool} start-to-ready`,
     ours: Math.round(median(times.get(`${c.tool}/ours`)!)),
@@ -76,4 +79,14 @@ export default async function bench(ctx: BenchContext): Promise<Row[]> {
       `Ours: ${all.map((x) => `\`bpftools ${x.ours.slice(1).join(' ')}\``).join(', ')}, over the local transport (each starts its own bpfd); ` +
       'libbpf-tools and bcc with the same options; bpftrace running the scripts in bench/peers.ts.',
   }))
+  rows.push({
+    bench: BENCH,
+    metric: 'of which node + oclif, loading no tool',
+    ours: Math.round(median(times.get('help')!)),
+    unit: 'ms',
+    better: 'lower',
+    peers: [],
+    note: `Spawn of \`bpftools ${HELP.slice(1).join(' ')}\` to its USAGE line: node starting and oclif loading the command, before any bpfd, compile or BPF; the floor under each of our start-to-ready times.`,
+  })
+  return rows
 }
