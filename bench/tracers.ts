@@ -259,8 +259,10 @@ export function peerTracer(make: (pid: number, lineBuffered: boolean) => PeerCom
 function split(kb: Map<string, number>): {host: number; bpfd: number} {
   let host = 0
   let bpfd = 0
-  for (const [comm, v] of kb) if (comm.startsWith('bpfd')) bpfd += v
+  for (const [comm, v] of kb) {
+    if (comm.startsWith('bpfd')) bpfd += v
     else host += v
+  }
   return {host, bpfd}
 }
 
