@@ -108,7 +108,7 @@ export const READY_DEFINITION = [
   'block-buffered into a pipe. Every start is cold for the process but warm for the disk cache, and ours has its compiled',
   'BPF object in its cache (as after the first run on a machine). The opensnoop and execsnoop benches also time "start to',
   'first traced event": from spawn until an event the storm program causes after the spawn shows in the output, polled',
-  'every 5 ms, so it is a few ms later than ready.',
+  'every 5 ms, so it comes some ms after ready.',
 ].join('\n')
 
 export function markdown(rows: Row[], r: Report): string {
