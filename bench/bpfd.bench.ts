@@ -1,18 +1,18 @@
 /**
  * bpfd and the client over `local` and over `tcp` on loopback: round trips,
  * pipelined requests, 100k-entry hash map dumps (batched and the next-key
- * fallback), bpfd's RSS and its stripped size. bpftool on the same maps is
- * the peer where it does the same job.
+ * fallback) and bpfd's RSS after them. bpftool on the same maps is the
+ * peer where it does the same job.
  */
-import {execFile, spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {execFile} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
-import {BPFD_ARCHES, bpfdPath, hostArch} from '../src/remote/bpfd-binary.js'
 import {Client} from '../src/remote/client.js'
 import {parseRemote} from '../src/remote/transports/parse.js'
-import type {Row} from './row.js'
+import {medianMs, startListener, stopChild, timeMs, vmRssKb} from './measure.js'
+import type {BenchContext, Row} from './row.js'
 
 const run = promisify(execFile)
 
@@ -21,7 +21,9 @@ const BPF_MAP_TYPE_HASH = 1
 const DUMP_ENTRIES = 100_000
 const PIPELINED = 10_000
 const SEQUENTIAL = 5_000
-const REPEATS = 5
+/** Timings here take milliseconds: more runs than the context's cost little and steady the medians. */
+const MIN_RUNS = 5
+let runs = MIN_RUNS
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4)
@@ -35,67 +37,18 @@ function u64(n: number): Buffer {
   return b
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-async function timeMs(fn: () => Promise<unknown>): Promise<number> {
-  const t = process.hrtime.bigint()
-  await fn()
-  return Number(process.hrtime.bigint() - t) / 1e6
-}
-
-async function medianMs(fn: () => Promise<unknown>): Promise<number> {
-  const runs: number[] = []
-  for (let i = 0; i < REPEATS; i++) runs.push(await timeMs(fn))
-  return median(runs)
-}
-
-function bpfd(): string {
-  const arch = hostArch()
-  if (!arch) throw new Error(`no bpfd build for ${process.arch}`)
-  return bpfdPath(arch)
-}
-
-/** A `bpfd --listen 127.0.0.1:0` and the address it chose. */
-async function startListener(env: NodeJS.ProcessEnv): Promise<{child: ChildProcess; remote: string}> {
-  const child = spawn(bpfd(), ['--listen', '127.0.0.1:0'], {stdio: ['ignore', 'ignore', 'pipe'], env})
-  let text = ''
-  const address = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8')
-      const m = /bpfd: listening on (\S+)/.exec(text)
-      if (m) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`bpfd --listen exited (${code}): ${text.trim()}`)))
-    child.once('error', reject)
-  })
-  child.stderr!.resume()
-  return {child, remote: `tcp:${address}`}
-}
-
-function stopListener(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done()
-    child.once('exit', () => done())
-    child.kill('SIGTERM')
-  })
-}
-
 /** A connected client over `kind`, with bpfd's map_dump batching on or off. */
 async function open(kind: 'local' | 'tcp', noBatch: boolean): Promise<{client: Client; done: () => Promise<void>}> {
   const env = {...process.env}
   if (noBatch) env.BPFD_NO_BATCH = '1'
   else delete env.BPFD_NO_BATCH
   if (kind === 'tcp') {
-    const {child, remote} = await startListener(env)
+    const {child, address} = await startListener(env)
     try {
-      const client = await Client.connect(parseRemote(remote))
-      return {client, done: () => client.close().finally(() => stopListener(child))}
+      const client = await Client.connect(parseRemote(`tcp:${address}`))
+      return {client, done: () => client.close().finally(() => stopChild(child))}
     } catch (error) {
-      await stopListener(child)
+      await stopChild(child)
       throw error
     }
   }
@@ -120,12 +73,6 @@ async function bpfdPid(client: Client): Promise<number> {
   return pid
 }
 
-function vmRssKb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`)
-  return Number(m[1])
-}
-
 async function fillHash(client: Client, name: string, entries: number): Promise<number> {
   const h = await client.mapCreate({type: BPF_MAP_TYPE_HASH, keySize: 4, valueSize: 8, maxEntries: entries, name})
   const updates: Promise<void>[] = []
@@ -135,7 +82,7 @@ async function fillHash(client: Client, name: string, entries: number): Promise<
 }
 
 async function dumpMs(client: Client, h: number, wantBatched: boolean): Promise<number> {
-  return medianMs(async () => {
+  return medianMs(runs, async () => {
     const dump = await client.mapDump(h, {keySize: 4, valueSize: 8})
     if (dump.keys.length !== DUMP_ENTRIES) throw new Error(`map_dump returned ${dump.keys.length} of ${DUMP_ENTRIES} entries`)
     if (dump.batched !== wantBatched) throw new Error(`map_dump batched=${dump.batched}, expected ${wantBatched}`)
@@ -153,7 +100,7 @@ async function mapId(name: string): Promise<number> {
 
 /** `bpftool map dump id N` of the same 100k map. */
 async function bpftoolDumpMs(id: number): Promise<number> {
-  return medianMs(() => run('bpftool', ['map', 'dump', 'id', String(id)], {maxBuffer: 256 * 1024 * 1024}))
+  return medianMs(runs, () => run('bpftool', ['map', 'dump', 'id', String(id)], {maxBuffer: 256 * 1024 * 1024}))
 }
 
 /** bpftool's batch mode: PIPELINED `map update` commands in one process. */
@@ -166,7 +113,7 @@ async function bpftoolUpdatesPerSec(id: number): Promise<number> {
       lines.push(`map update id ${id} key ${[...u32(i)].join(' ')} value ${[...u64(i + 1)].join(' ')}`)
     }
     writeFileSync(file, lines.join('\n') + '\n')
-    const ms = await medianMs(() => run('bpftool', ['batch', 'file', file], {maxBuffer: 64 * 1024 * 1024}))
+    const ms = await medianMs(runs, () => run('bpftool', ['batch', 'file', file], {maxBuffer: 64 * 1024 * 1024}))
     return (PIPELINED / ms) * 1000
   } finally {
     rmSync(dir, {recursive: true, force: true})
@@ -180,9 +127,11 @@ interface Peers {
 
 async function measure(kind: 'local' | 'tcp', tag: string, peers: Partial<Peers>): Promise<Row[]> {
   const rows: Row[] = []
-  const row = (metric: string, ours: number, unit: string, peer: number | null = null, peerName = ''): void => {
-    rows.push({bench: BENCH, metric: `${metric} (${kind})`, ours, peer, peerName, unit})
+  const row = (metric: string, ours: number, unit: string, better: Row['better'], peer?: {name: string; value: number}, note?: string): void => {
+    rows.push({bench: BENCH, metric: `${metric} (${kind})`, ours, unit, better, peers: peer ? [peer] : [], note})
   }
+  // One text for both transports, so the notes list each once.
+  const how = '(local): bpfd started by the local transport, over its stdio; (tcp): bpfd --listen on 127.0.0.1'
 
   const batched = await open(kind, false)
   try {
@@ -193,22 +142,22 @@ async function measure(kind: 'local' | 'tcp', tag: string, peers: Partial<Peers>
     const seqMs = await timeMs(async () => {
       for (let i = 0; i < SEQUENTIAL; i++) await client.mapLookup(small, key)
     })
-    row('sequential map_lookup round trips', (SEQUENTIAL / seqMs) * 1000, 'req/s')
+    row('sequential map_lookup round trips', (SEQUENTIAL / seqMs) * 1000, 'req/s', 'higher', undefined, `${SEQUENTIAL} map_lookup requests, each awaited before the next; ${how}.`)
 
-    const pipeMs = await medianMs(async () => {
+    const pipeMs = await medianMs(runs, async () => {
       const updates: Promise<void>[] = []
       for (let i = 0; i < PIPELINED; i++) updates.push(client.mapUpdate(small, u32(i), u64(i + 1)))
       await Promise.all(updates)
     })
     peers.updatesPerSec ??= await bpftoolUpdatesPerSec(await mapId(`bb_s${tag}`))
-    row(`pipelined map_update x${PIPELINED / 1000}k`, (PIPELINED / pipeMs) * 1000, 'req/s', peers.updatesPerSec, 'bpftool batch')
+    row(`pipelined map_update x${PIPELINED / 1000}k`, (PIPELINED / pipeMs) * 1000, 'req/s', 'higher', {name: 'bpftool batch', value: peers.updatesPerSec}, `${PIPELINED} map_update requests sent at once, against \`bpftool batch file\` of as many \`map update\` lines on the same map; ${how}.`)
 
     const name = `bb_d${tag}`
     const big = await fillHash(client, name, DUMP_ENTRIES)
     const ms = await dumpMs(client, big, true)
     peers.dumpMs ??= await bpftoolDumpMs(await mapId(name))
-    row('map_dump 100k hash, batched', ms, 'ms', peers.dumpMs, 'bpftool map dump')
-    row('bpfd VmRSS after 100k dump', vmRssKb(await bpfdPid(client)), 'KB')
+    row('map_dump 100k hash, batched', ms, 'ms', 'lower', {name: 'bpftool map dump', value: peers.dumpMs}, `One map_dump of a 100k-entry hash (u32 keys, u64 values) with BPF_MAP_LOOKUP_BATCH, against \`bpftool map dump id N\` of the same map (which also formats it as text); ${how}.`)
+    row('bpfd VmRSS after 100k dump', vmRssKb(await bpfdPid(client)), 'KB', 'lower', undefined, `bpfd's VmRSS (/proc/PID/status) after the dumps above; ${how}.`)
   } finally {
     await batched.done()
   }
@@ -217,21 +166,18 @@ async function measure(kind: 'local' | 'tcp', tag: string, peers: Partial<Peers>
   try {
     const big = await fillHash(loop.client, `bb_f${tag}`, DUMP_ENTRIES)
     const ms = await dumpMs(loop.client, big, false)
-    row('map_dump 100k hash, next-key loop', ms, 'ms', peers.dumpMs ?? null, 'bpftool map dump')
+    row('map_dump 100k hash, next-key loop', ms, 'ms', 'lower', peers.dumpMs === undefined ? undefined : {name: 'bpftool map dump', value: peers.dumpMs}, `The same dump with BPFD_NO_BATCH=1, as on kernels without batch lookups: bpfd walks the map with get_next_key and lookup; ${how}.`)
   } finally {
     await loop.done()
   }
   return rows
 }
 
-export default async function bench(): Promise<Row[]> {
+export default async function bench(ctx: BenchContext): Promise<Row[]> {
   if (process.getuid?.() !== 0) throw new Error('bpfd needs root')
+  runs = Math.max(MIN_RUNS, ctx.runs)
   // Map names are global; the pid keeps two runs at once from confusing bpftool.
   const tag = String(process.pid % 100_000)
   const peers: Partial<Peers> = {}
-  const rows = [...(await measure('local', `l${tag}`, peers)), ...(await measure('tcp', `t${tag}`, peers))]
-  for (const arch of BPFD_ARCHES) {
-    rows.push({bench: BENCH, metric: `bpfd stripped size ${arch}`, ours: statSync(bpfdPath(arch)).size, peer: null, peerName: '', unit: 'bytes'})
-  }
-  return rows
+  return [...(await measure('local', `l${tag}`, peers)), ...(await measure('tcp', `t${tag}`, peers))]
 }

@@ -5,13 +5,14 @@
  * another), over `local` and over tcp through a relay adding 20 ms each way.
  * Then stackcount's total against bpftrace's on a loop calling getppid.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {createConnection, createServer, type AddressInfo, type Server, type Socket} from 'node:net'
-import {bpfdPath, hostArch} from '../src/remote/bpfd-binary.js'
 import {Client} from '../src/remote/client.js'
 import {parseRemote} from '../src/remote/transports/parse.js'
 import {BPFTOOLS} from '../test/tools/helpers/programs.js'
-import type {Row} from './row.js'
+import {interrupt, median, spawnUntilLine, startListener, stopChild, type LineWait} from './measure.js'
+import {bpfccTool, bpftrace, BPFTRACE_SCRIPTS, isRunnable, peerFigure, READY_LINE} from './peers.js'
+import type {BenchContext, Row} from './row.js'
 
 const BENCH = 'stackcount'
 const BPF_MAP_TYPE_HASH = 1
@@ -25,16 +26,9 @@ const STACK_VALUE = 127 * 8
 const DELAY_MS = 20
 /** Stacks read one request per key over the delayed link; each is a count and a stack entry. */
 const SAMPLE_STACKS = 100
-const REPEATS = 3
 const GETPPID_CALLS = 100_000
 
 type Maps = {counts: number; stacks: number}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 function countKey(i: number): Buffer {
   const k = Buffer.alloc(COUNT_KEY)
@@ -51,36 +45,6 @@ function stackValue(i: number): Buffer {
   const depth = 4 + (i % 40)
   for (let f = 0; f < depth; f++) v.writeBigUInt64LE(0xffffffff81000000n + BigInt(i * 64 + f), f * 8)
   return v
-}
-
-function bpfd(): string {
-  const arch = hostArch()
-  if (!arch) throw new Error(`no bpfd build for ${process.arch}`)
-  return bpfdPath(arch)
-}
-
-async function startListener(): Promise<{child: ChildProcess; address: string}> {
-  const child = spawn(bpfd(), ['--listen', '127.0.0.1:0'], {stdio: ['ignore', 'ignore', 'pipe']})
-  let text = ''
-  const address = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8')
-      const m = /bpfd: listening on (\S+)/.exec(text)
-      if (m) resolve(m[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`bpfd --listen exited (${code}): ${text.trim()}`)))
-    child.once('error', reject)
-  })
-  child.stderr!.resume()
-  return {child, address}
-}
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done()
-    child.once('exit', () => done())
-    child.kill(signal)
-  })
 }
 
 /**
@@ -174,7 +138,7 @@ async function perKeyBoth(client: Client, maps: Maps, stacksEach: number): Promi
   if (s !== stacksEach || c !== stacksEach) throw new Error(`walked ${s} stacks and ${c} counts of ${stacksEach}`)
 }
 
-async function mapReadRows(link: 'local' | 'delayed', tag: string): Promise<Row[]> {
+async function mapReadRows(link: 'local' | 'delayed', tag: string, runs: number): Promise<Row[]> {
   let client: Client
   let done: () => Promise<void>
   if (link === 'local') {
@@ -196,19 +160,21 @@ async function mapReadRows(link: 'local' | 'delayed', tag: string): Promise<Row[
   const rows: Row[] = []
   try {
     const maps = await fill(client, tag)
-    const runs: {ms: number; roundTrips: number}[] = []
-    for (let i = 0; i < REPEATS; i++) runs.push(await measure(client, () => batched(client, maps)))
-    const b = {ms: median(runs.map((r) => r.ms)), roundTrips: Math.max(...runs.map((r) => r.roundTrips))}
+    const times: {ms: number; roundTrips: number}[] = []
+    for (let i = 0; i < runs; i++) times.push(await measure(client, () => batched(client, maps)))
+    const b = {ms: median(times.map((r) => r.ms)), roundTrips: Math.max(...times.map((r) => r.roundTrips))}
 
     // On the delayed link every key costs two 40 ms round trips, so a sample stands for the whole map.
     const sample = link === 'local' ? STACKS : SAMPLE_STACKS
     const p = await measure(client, () => perKeyBoth(client, maps, sample))
     const scale = STACKS / sample
-    const how = sample === STACKS ? '' : `, extrapolated from ${2 * sample} keys`
-    const peerName = 'one request per key'
+    const name = sample === STACKS ? 'one request per key' : `one request per key, extrapolated from ${2 * sample} keys`
+    const note =
+      `A count map (28-byte keys) and a stack map (127 frames) of 10k entries each, filled as stackcount's are, read as stackcount reads them: both map_dump requests pipelined, one round trip. ` +
+      `The peer is the same read one key at a time (map_next_key then map_lookup, each awaited), as a loader without batched dumps does; over the delayed link (a TCP relay holding each chunk ${DELAY_MS} ms each way) it is timed on ${2 * SAMPLE_STACKS} keys and scaled.`
     rows.push(
-      {bench: BENCH, metric: `read 10k stacks + counts, ${where} (median of ${REPEATS})`, ours: Math.round(b.ms), peer: Math.round(p.ms * scale), peerName: `${peerName}${how}`, unit: 'ms'},
-      {bench: BENCH, metric: `round trips for 10k stacks + counts, ${where}`, ours: b.roundTrips, peer: Math.round(p.roundTrips * scale), peerName: `${peerName}${how}`, unit: 'round trips'},
+      {bench: BENCH, metric: `read 10k stacks + counts, ${where}`, ours: Math.round(b.ms), unit: 'ms', better: 'lower', peers: [{name, value: Math.round(p.ms * scale)}], note},
+      {bench: BENCH, metric: `round trips for 10k stacks + counts, ${where}`, ours: b.roundTrips, unit: 'round trips', better: 'lower', peers: [{name, value: Math.round(p.roundTrips * scale)}], note},
     )
     if (link === 'delayed') {
       process.stderr.write(`bench: stackcount: batched read over the delayed link took ${b.ms.toFixed(0)} ms (goal: under 1000 ms)\n`)
@@ -219,56 +185,45 @@ async function mapReadRows(link: 'local' | 'delayed', tag: string): Promise<Row[
   return rows
 }
 
-/** A child's stdout until it exits, and a promise of the first line matching `ready`. */
-function collect(child: ChildProcess, ready: RegExp): {out: () => string; ready: Promise<void>; exited: Promise<void>} {
-  let out = ''
-  let err = ''
-  child.stdout!.setEncoding('utf8')
-  child.stderr!.setEncoding('utf8')
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  const readyP = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: string) => {
-      out += d
-      if (ready.test(out)) resolve()
-    })
-    child.stderr!.on('data', (d: string) => (err += d))
-    void exited.then(() => reject(new Error(`exited before it was ready: ${err.trim() || out.trim()}`)))
-  })
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  void exited.then(() => clearTimeout(timeout))
-  return {out: () => out, ready: readyP, exited}
-}
-
-/** Both tracers on one process's getppid loop; each total should be the loop's count. */
+/** Every tracer on one process's getppid loop; each total should be the loop's count. */
 async function getppidRows(): Promise<Row[]> {
-  // The loop waits for a line on stdin, so both tracers are attached before it starts.
+  // The loop waits for a line on stdin, so every tracer is attached before it starts.
   const script = `import os,sys\nsys.stdin.readline()\nfor _ in range(${GETPPID_CALLS}): os.getppid()\n`
   const load = spawn('python3', ['-c', script], {stdio: ['pipe', 'ignore', 'inherit']})
   const pid = load.pid!
   const loadDone = new Promise<void>((r) => load.once('exit', () => r()))
-  const ours = spawn(BPFTOOLS, ['stackcount', '-K', '-p', String(pid), 't:syscalls:sys_enter_getppid'], {stdio: ['ignore', 'pipe', 'pipe']})
-  const peer = spawn('bpftrace', ['-e', `tracepoint:syscalls:sys_enter_getppid /pid == ${pid}/ { @[kstack] = count(); }`], {stdio: ['ignore', 'pipe', 'pipe']})
-  const o = collect(ours, /^Tracing /m)
-  const p = collect(peer, /^Attaching /m)
+  const tp = 'syscalls:sys_enter_getppid'
+  const peers = [bpftrace('stackcount', BPFTRACE_SCRIPTS.stackcount(tp, pid)), await bpfccTool('stackcount', ['-K', '-p', String(pid), `t:${tp}`])]
+  const tracers: LineWait[] = []
   try {
-    await Promise.all([o.ready, p.ready])
+    for (const argv of [[BPFTOOLS, 'stackcount', '-K', '-p', String(pid), `t:${tp}`], ...peers.filter(isRunnable).map((p) => p.argv)]) {
+      tracers.push(await spawnUntilLine(argv, READY_LINE.stackcount, {env: {...process.env, PYTHONUNBUFFERED: '1'}}))
+    }
     load.stdin!.end('go\n')
     await loadDone
-    ours.kill('SIGINT')
-    peer.kill('SIGINT')
-    await Promise.all([o.exited, p.exited])
+    await Promise.all(tracers.map((t) => interrupt(t)))
   } finally {
-    await Promise.all([stopChild(ours, 'SIGKILL'), stopChild(peer, 'SIGKILL'), stopChild(load, 'SIGKILL')])
+    await Promise.all([...tracers.map((t) => interrupt(t)), stopChild(load, 'SIGKILL')])
   }
-  // bcc's layout: each stack's count alone on a line, indented four spaces.
-  const ourTotal = [...o.out().matchAll(/^ {4}(\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
-  const peerTotal = [...p.out().matchAll(/^\]: (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  // bcc's layout (ours, bcc's): each stack's count alone on a line, indented; bpftrace's: "]: N" after a stack.
+  const total = (out: string, count: RegExp) => [...out.matchAll(count)].reduce((n, m) => n + Number(m[1]), 0)
+  const [ours, ...others] = tracers
+  const outputs = new Map(peers.filter(isRunnable).map((p, i) => [p.name, others[i]!.stdout()]))
   const k = `${GETPPID_CALLS / 1000}k`
-  return [{bench: BENCH, metric: `getppid calls counted of ${k} (t:syscalls:sys_enter_getppid, -K)`, ours: ourTotal, peer: peerTotal, peerName: 'bpftrace @[kstack] = count()', unit: 'events'}]
+  return [
+    {
+      bench: BENCH,
+      metric: `getppid calls counted of ${k} (t:${tp}, -K)`,
+      ours: total(ours!.stdout(), /^ {4}(\d+)$/gm),
+      unit: 'events',
+      peers: peers.map((p) => peerFigure(p, () => total(outputs.get(p.name)!, p.name.startsWith('bpftrace') ? /^\]: (\d+)$/gm : /^ {4}(\d+)$/gm))),
+      note: `A Python loop calling getppid ${k} times, started once every tracer printed its ready line; the sum of the counts each prints at Ctrl-C (all should be ${GETPPID_CALLS}).`,
+    },
+  ]
 }
 
-export default async function bench(): Promise<Row[]> {
+export default async function bench(ctx: BenchContext): Promise<Row[]> {
   if (process.getuid?.() !== 0) throw new Error('bpfd needs root')
   const tag = String(process.pid % 100_000)
-  return [...(await mapReadRows('local', `l${tag}`)), ...(await mapReadRows('delayed', `d${tag}`)), ...(await getppidRows())]
+  return [...(await mapReadRows('local', `l${tag}`, ctx.runs)), ...(await mapReadRows('delayed', `d${tag}`, ctx.runs)), ...(await getppidRows())]
 }
