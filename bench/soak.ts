@@ -7,18 +7,18 @@
  *   npm run soak -- [--minutes 10] [--rate 50000] [--transports local,tcp] [--note TEXT] [--out FILE]
  */
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, hostname, loadavg, release, tmpdir, totalmem} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {promisify, parseArgs} from 'node:util'
 import {BPFTOOLS, REPO} from '../test/tools/helpers/programs.js'
 import {Bpfd} from '../test/tools/helpers/tool-process.js'
+import {childNamed, cpuSeconds, memory} from '../test/faults/procfs.js'
 import {describeVerdict, soakMarkdown, summaryTable, verdict, type Sample, type SoakRun} from './soak-report.js'
 
 const PATHS = 64
 const SAMPLE_MS = 10_000
-const CLK_TCK = 100
 
 function usage(message: string): never {
   process.stderr.write(`soak: ${message}\nusage: npm run soak -- [--minutes N] [--rate OPENS_PER_S] [--transports local,tcp] [--note TEXT] [--out FILE]\n`)
@@ -47,45 +47,6 @@ function options() {
   const transports = v.transports.split(',')
   for (const t of transports) if (t !== 'local' && t !== 'tcp') usage(`unknown transport '${t}' (local or tcp)`)
   return {seconds: Math.round(minutes * 60), rate, transports, note: v.note, out: v.out}
-}
-
-/** VmRSS of a process in KiB, 0 once it is gone. */
-function rssKiB(pid: number | undefined): number {
-  if (!pid) return 0
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) : 0
-  } catch {
-    return 0
-  }
-}
-
-/** User plus system CPU seconds of a process, 0 once it is gone. */
-function cpuSec(pid: number | undefined): number {
-  if (!pid) return 0
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK
-  } catch {
-    return 0
-  }
-}
-
-/** The bpfd a `local` host process started: its child whose name begins with bpfd. */
-function childBpfd(parent: number): number | undefined {
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === parent && comm.startsWith('bpfd')) return Number(e)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -154,27 +115,30 @@ async function soak(transport: 'local' | 'tcp', exe: string, seconds: number, ra
       if (t > 30_000 || tool.exitCode !== null) throw new Error(`opensnoop did not start: ${stderr}`)
       await sleep(100)
     }
-    const bpfdPid = bpfd ? bpfd.child.pid : childBpfd(tool.pid!)
+    const bpfdPid = bpfd ? bpfd.child.pid : childNamed(tool.pid!, 'bpfd')
     if (!bpfdPid) throw new Error('cannot find the bpfd of the local transport')
 
     const samples: Sample[] = []
     const t0 = Date.now()
     load.stdin!.write(`go ${seconds} ${rate}\n`)
-    const sampler = setInterval(() => {
-      const s: Sample = {atSec: Math.round((Date.now() - t0) / 1000), opens, lines: lines.count, hostRssKiB: rssKiB(tool!.pid), bpfdRssKiB: rssKiB(bpfdPid)}
+    const sample = () => {
+      const s: Sample = {atSec: Math.round((Date.now() - t0) / 1000), opens, lines: lines.count, hostRssKiB: memory(tool!.pid).rssKiB, bpfdRssKiB: memory(bpfdPid).rssKiB}
       samples.push(s)
       process.stderr.write(`soak ${transport}: ${s.atSec} s, ${opens} opens, ${s.lines} lines, host ${(s.hostRssKiB / 1024).toFixed(1)} MiB, bpfd ${(s.bpfdRssKiB / 1024).toFixed(1)} MiB\n`)
-    }, SAMPLE_MS)
+    }
+    const sampler = setInterval(sample, SAMPLE_MS)
     const done = await loadLine(/^done (\d+) (\d+) (\d+)$/, (seconds + 60) * 1000)
     clearInterval(sampler)
+    opens = Number(done[1])
+    sample()
     const total = Number(done[1])
     // Let the output catch up with what is still in flight, then stop as Ctrl-C does.
     for (let last = -1, still = 0; still < 20 && lines.count < total; await sleep(100)) {
       still = lines.count === last ? still + 1 : 0
       last = lines.count
     }
-    const hostCpuSec = cpuSec(tool.pid)
-    const bpfdCpuSec = cpuSec(bpfdPid)
+    const hostCpuSec = cpuSeconds(tool.pid)
+    const bpfdCpuSec = cpuSeconds(bpfdPid)
     tool.kill('SIGINT')
     const exitCode = await closed
     const lost = Number(/(\d+) events lost/.exec(stderr)?.[1] ?? 0)
