@@ -3,63 +3,21 @@
 // for one bpfd by running it in a private mount namespace (unshare -m, whose
 // mounts do not propagate back) with a mount hiding or replacing what it needs.
 import assert from 'node:assert/strict'
-import {spawn, spawnSync, type SpawnSyncReturns} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {TEST_CACHE_DIR} from '../fixtures/fixtures.js'
 import {BPFD, REPO} from '../remote/bpfd-env.js'
-import {BPFTOOLS, Scratch, toolsUnavailable} from '../tools/helpers/programs.js'
+import {Scratch, toolsUnavailable} from '../tools/helpers/programs.js'
+import {cli, traced} from './cli.js'
 
 const STACK_TRACE = /\n\s+at \S/
 
 /** A `shell:` remote running bpfd after `setup` in a private mount namespace. */
 function namespaced(setup: string, env = ''): string {
   return `shell:unshare -m sh -c '${setup} && exec ${env}${BPFD}'`
-}
-
-type Run = {code: number | null; stdout: string; stderr: string}
-
-/**
- * Runs bpftools until it is ready (its header on stdout, or a line matching
- * `ready` on either stream), calls `during`, then stops it as Ctrl-C does.
- */
-function traced(args: string[], during: () => void, o: {ready?: RegExp; env?: NodeJS.ProcessEnv} = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BPFTOOLS, args, {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...o.env}})
-    let stdout = ''
-    let stderr = ''
-    let started = false
-    const check = () => {
-      if (started || !(o.ready ? o.ready.test(stdout) || o.ready.test(stderr) : stdout.includes('\n'))) return
-      started = true
-      try {
-        during()
-      } catch (e) {
-        reject(e)
-      }
-      // Give the last events a moment to arrive before stopping.
-      setTimeout(() => child.kill('SIGINT'), 500)
-    }
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-      check()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-      check()
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.once('close', (code) => {
-      clearTimeout(timer)
-      resolve({code, stdout, stderr})
-    })
-  })
-}
-
-function cli(args: string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
-  return spawnSync(BPFTOOLS, args, {encoding: 'utf8', timeout: 60_000, env: {...process.env, ...env}})
 }
 
 function assertOneLineFailure(r: {status?: number | null; code?: number | null; stderr: string}, message: RegExp): void {
