@@ -34,9 +34,9 @@ export type SoakRun = {
 /** Memory may grow this much past its level after warm-up and still count as flat. */
 export const FLAT_LIMIT = 0.1
 
-/** When the warm-up is over: the first sample at or after a sixth of the run (at least 10 s in). */
+/** When the warm-up is over: the first sample at or after a sixth of the run (at least 30 s in). */
 export function baselineIndex(samples: readonly Sample[], seconds: number): number {
-  const after = Math.max(10, seconds / 6)
+  const after = Math.max(30, seconds / 6)
   const i = samples.findIndex((s) => s.atSec >= after)
   return i < 0 ? Math.max(0, samples.length - 1) : i
 }
@@ -102,7 +102,7 @@ export function soakMarkdown(m: Machine, runs: readonly SoakRun[], command: stri
     '`bpftools opensnoop -p PID` with its output read as fast as it comes;',
     'the RSS of the host process and of bpfd is sampled every 10 s. Memory',
     `counts as flat when it never grows more than ${FLAT_LIMIT * 100}% past its level after`,
-    'warm-up (the first sample after a sixth of the run); output is complete',
+    'warm-up (the first sample after a sixth of the run, 30 s at least); output is complete',
     'when the lines printed for the workload plus the events reported lost equal',
     'the opens it made.',
     '',
