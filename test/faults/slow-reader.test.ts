@@ -5,7 +5,7 @@
 // once with the host process stopped outright (tcp).
 import assert from 'node:assert/strict'
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {Scratch, BPFTOOLS, toolsUnavailable} from '../tools/helpers/programs.js'
@@ -200,6 +200,30 @@ describe('a host that reads slower than events arrive', {skip: toolsUnavailable(
         host.child.kill('SIGKILL')
       }
     } finally {
+      await bpfd.stop()
+    }
+  })
+  it('bpfd blocked writing to a stopped host still ends on SIGTERM within 2 s; the host then exits 3', {timeout: 120_000}, async () => {
+    const bpfd = await Bpfd.start()
+    const host = await Host.start(['-b', String(PAGES), '-p', String(storm.pid), '--remote', bpfd.remote], target)
+    try {
+      process.kill(host.child.pid!, 'SIGSTOP')
+      await storm.open(OPENS, target)
+      // Blocked in a write to the socket the stopped host does not read (waiting for send buffer space).
+      assert.match(readFileSync(`/proc/${bpfd.child.pid}/wchan`, 'utf8'), /^(wait_woken|sk_stream_wait_memory)$/)
+      const t0 = Date.now()
+      const exited = new Promise((r) => bpfd.child.once('exit', r))
+      bpfd.child.kill('SIGTERM')
+      await exited
+      const ms = Date.now() - t0
+      assert.ok(ms < 2000, `bpfd took ${ms} ms to end`)
+      process.kill(host.child.pid!, 'SIGCONT')
+      assert.equal(await host.closed, 3, host.stderr)
+      assert.match(host.stderr, /tcp:127\.0\.0\.1:\d+/)
+      assert.doesNotMatch(host.stderr, /\n\s+at /)
+    } finally {
+      host.child.kill('SIGCONT')
+      host.child.kill('SIGKILL')
       await bpfd.stop()
     }
   })
