@@ -16,8 +16,8 @@ import {cli, traced} from './cli.js'
 const STACK_TRACE = /\n\s+at \S/
 
 /** A `shell:` remote running bpfd after `setup` in a private mount namespace. */
-function namespaced(setup: string, env = ''): string {
-  return `shell:unshare -m --propagation private sh -c '${setup} && exec ${env}${BPFD}'`
+function namespaced(setup: string): string {
+  return `shell:unshare -m --propagation private sh -c '${setup} && exec ${BPFD}'`
 }
 
 function assertOneLineFailure(r: {status?: number | null; code?: number | null; stderr: string}, message: RegExp): void {
