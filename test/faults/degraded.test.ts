@@ -4,7 +4,7 @@
 // mounts do not propagate back) with a mount hiding or replacing what it needs.
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -72,6 +72,13 @@ describe('degraded targets', {skip: toolsUnavailable() ?? (spawnSync('unshare', 
       assertOneLineFailure(cli(['stackcount', '-D', '1', 't:syscalls:sys_enter_openat', '--remote', remote]), /t:syscalls:sys_enter_openat: .*tracefs is not available/)
       assertOneLineFailure(cli(['biolatency', '1', '1', '--remote', remote]), /the target has no tracefs mounted, so biolatency cannot use the block tracepoints/)
     })
+  })
+
+  it('without kprobes: run names the missing kprobes and suggests a tracepoint for a kprobe/ section', {skip: existsSync('/sys/bus/event_source/devices/kprobe') ? 'this kernel has kprobes' : false}, () => {
+    const r = cli(['run', join(REPO, 'test', 'faults', 'fixtures', 'kprobe.bpf.c'), '-d', '1'], {BPFTOOLS_CACHE_DIR: TEST_CACHE_DIR})
+    assert.match(r.stderr, /^bpftools: not attached: cannot attach program 'on_openat2' to kprobe do_sys_openat2: the target kernel has no kprobes \(CONFIG_KPROBES\); use a tracepoint instead$/m)
+    assert.match(r.stderr, /^bpftools: no program is attached: nothing will run$/m)
+    assert.doesNotMatch(r.stderr, STACK_TRACE)
   })
 
   it('kallsyms zeroed (kptr_restrict): stackcount says why, and prints [unknown] frames rather than wrong names', async () => {
