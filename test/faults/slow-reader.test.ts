@@ -203,7 +203,7 @@ describe('a host that reads slower than events arrive', {skip: toolsUnavailable(
       await bpfd.stop()
     }
   })
-  it('bpfd blocked writing to a stopped host still ends on SIGTERM within 2 s; the host then exits 3', {timeout: 120_000}, async () => {
+  it('bpfd blocked writing to a stopped host still ends on SIGTERM within 2 s; the host then fails naming it', {timeout: 120_000}, async () => {
     const bpfd = await Bpfd.start()
     const host = await Host.start(['-b', String(PAGES), '-p', String(storm.pid), '--remote', bpfd.remote], target)
     try {
@@ -218,8 +218,10 @@ describe('a host that reads slower than events arrive', {skip: toolsUnavailable(
       const ms = Date.now() - t0
       assert.ok(ms < 2000, `bpfd took ${ms} ms to end`)
       process.kill(host.child.pid!, 'SIGCONT')
-      assert.equal(await host.closed, 3, host.stderr)
-      assert.match(host.stderr, /tcp:127\.0\.0\.1:\d+/)
+      // bpfd stops mid-frame; the host reports the cut line as a protocol error (5), a clean close as 3.
+      const code = await host.closed
+      assert.ok(code === 3 || code === 5, `exit ${code}: ${host.stderr}`)
+      assert.match(host.stderr, /^bpftools: tcp:127\.0\.0\.1:\d+: /m)
       assert.doesNotMatch(host.stderr, /\n\s+at /)
     } finally {
       host.child.kill('SIGCONT')
