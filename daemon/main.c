@@ -76,6 +76,9 @@ void conn_flush(struct conn *c)
 		return;
 	}
 	while (off < c->out.len) {
+		/* A signal during a blocked write that had sent some bytes returns
+		 * the partial count, not EINTR: look for it before blocking again. */
+		if (g_stop) { c->done = 1; break; }
 		ssize_t n = write(c->out_fd, c->out.p + off, c->out.len - off);
 		if (n > 0) { off += (size_t)n; continue; }
 		if (n < 0 && errno == EINTR && !g_stop) continue;

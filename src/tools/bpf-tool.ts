@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {archFromMachine, compileBpf, type BpfArch} from '../compile/index.js'
 import {attachAll, type AttachOptions} from '../loader/attach.js'
 import {loadCollection, type Collection} from '../loader/collection.js'
+import {LoadError} from '../loader/errors.js'
 import {parseObject, resizeMap, setGlobals, type GlobalValue, type ProgramSpec} from '../object/index.js'
 import type {Client} from '../remote/client.js'
 import {packageRoot} from '../remote/bpfd-binary.js'
@@ -39,6 +40,11 @@ export function targetArch(client: Client, machine?: string): BpfArch {
   return archFromMachine(machine ?? client.hello.machine)
 }
 
+function nothingAttached(client: Client, program: string, reason: string): LoadError {
+  if (!client.hello.tracefs) return new LoadError(`${client.transport}: the target has no tracefs mounted (and bpfd could not mount it), so ${program} has no tracepoints to attach to`)
+  return new LoadError(`${program}: none of its probes could be attached: ${reason}`)
+}
+
 export async function startTool(client: Client, t: ToolStart): Promise<Collection> {
   const arch = targetArch(client, t.machine)
   const done = t.logger?.progress?.(`compiling ${t.program}.bpf.c for ${arch}`)
@@ -52,6 +58,8 @@ export async function startTool(client: Client, t: ToolStart): Promise<Collectio
   try {
     const {attached, skipped} = await attachAll(c, {optional: t.optional})
     for (const s of skipped) t.logger?.debug(`not attached: ${s.reason}`)
+    // Optional probes are optional one by one; a tool with none attached would trace nothing.
+    if (t.optional && attached.length === 0 && skipped.length > 0) throw nothingAttached(client, t.program, skipped[0]!.reason)
     t.logger?.debug(`attached ${attached.map((a) => a.target).join(', ')}`)
     return c
   } catch (e) {
