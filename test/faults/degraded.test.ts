@@ -77,7 +77,8 @@ describe('degraded targets', {skip: toolsUnavailable() ?? (spawnSync('unshare', 
   it('without kprobes: run names the missing kprobes and suggests a tracepoint for a kprobe/ section', {skip: existsSync('/sys/bus/event_source/devices/kprobe') ? 'this kernel has kprobes' : false}, () => {
     const r = cli(['run', join(REPO, 'test', 'faults', 'fixtures', 'kprobe.bpf.c'), '-d', '1'], {BPFTOOLS_CACHE_DIR: TEST_CACHE_DIR})
     assert.match(r.stderr, /^bpftools: not attached: cannot attach program 'on_openat2' to kprobe do_sys_openat2: the target kernel has no kprobes \(CONFIG_KPROBES\); use a tracepoint instead$/m)
-    assert.match(r.stderr, /^bpftools: no program is attached: nothing will run$/m)
+    assert.match(r.stderr, /^bpftools: no program could be attached, so nothing would run$/m)
+    assert.equal(r.status, 1, r.stderr)
     assert.doesNotMatch(r.stderr, STACK_TRACE)
   })
 

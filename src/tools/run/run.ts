@@ -6,6 +6,7 @@ import {readFile} from 'node:fs/promises'
 import {compileBpf} from '../../compile/index.js'
 import {attachAll} from '../../loader/attach.js'
 import {loadCollection, type Collection} from '../../loader/collection.js'
+import {LoadError} from '../../loader/errors.js'
 import {openEvents, openTracePipe, type EventStream} from '../../loader/streams.js'
 import {MapType, ObjectError, parseObject, type ObjectSpec} from '../../object/index.js'
 import type {Client} from '../../remote/client.js'
@@ -92,7 +93,8 @@ export async function runObject(client: Client, o: RunOptions, ctx: RunContext):
     const {attached, skipped} = await attachAll(c, {targets, keepGoing: true})
     for (const s of skipped) log.info(`not attached: ${s.reason}`)
     for (const a of attached) log.info(`attached ${a.program} to ${a.target}`)
-    if (!attached.length && spec.programs.length) log.info('no program is attached: nothing will run')
+    // Running with nothing attached would wait for events that cannot come.
+    if (!attached.length && spec.programs.length) throw new LoadError('no program could be attached, so nothing would run')
     const streams = await openStreams(c, spec)
     log.info(`running${o.durationSec === undefined ? '' : ` for ${o.durationSec} s`}; Ctrl-C to stop`)
     const result = await pumpAll(streams, o, ctx)
