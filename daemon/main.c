@@ -169,8 +169,12 @@ static long long now_ns(void)
 /* After a drain that produced events, streams are left alone this long so the
  * next frame carries a batch: under a storm the kernel wakes us for nearly
  * every record, and a frame per record costs both ends far more than the
- * wait. A lone event after a quiet spell still goes out at once. */
-#define STREAM_HOLDOFF_NS 1000000LL
+ * wait. 1 ms was shorter than the gap between events of an exec storm
+ * (~0.7 ms), so frames still carried one or two records each and the host
+ * paid a wakeup per exec; 5 ms is still far below what a reader notices. A
+ * lone event after a quiet spell still goes out at once, and a full batch
+ * does not wait. */
+#define STREAM_HOLDOFF_NS 5000000LL
 
 /* Serve one connection until it ends, then free everything it owned. */
 static void serve(int in_fd, int out_fd, const char *token)

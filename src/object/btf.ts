@@ -172,8 +172,10 @@ export class Btf {
   private readonly offsets: Uint32Array | undefined;
   private readonly decoded: (BtfType | undefined)[];
   private readonly count: number;
-  private byName: Map<string, number[]> | undefined;
-  private byEssentialName: Map<string, number[]> | undefined;
+  /** Lookups made so far, by name. */
+  private readonly byName = new Map<string, number[]>();
+  private readonly byEssentialName = new Map<string, number[]>();
+  private nameOffs: Uint32Array | undefined;
   private readonly stringCache = new Map<number, string>();
 
   private constructor(args: {
@@ -400,50 +402,73 @@ export class Btf {
     }
   }
 
-  private nameOfRaw(i: number): string {
-    if (this.offsets) {
-      const nameOff = this.typeData!.getUint32(this.offsets[i]!, true);
-      return nameOff === 0 ? '' : this.string(nameOff);
+  /**
+   * Ids of this table's own types whose name passes `test`. A vmlinux table
+   * has ~130k names and a tool looks up a handful, so rather than index them
+   * all this finds the string offsets that can match (the string section is
+   * searched for the name's bytes) and then the types naming those offsets.
+   */
+  private ownIdsNamed(name: string, test: (candidate: string) => boolean): number[] {
+    const ids: number[] = [];
+    if (!this.offsets) {
+      this.decoded.forEach((t, i) => {
+        if (t!.name && test(t!.name)) ids.push(this.firstId + i);
+      });
+      return ids;
     }
-    return this.decoded[i]!.name;
+    const offsets = this.nameOffsets(name, test);
+    if (offsets.size === 0) return ids;
+    const names = this.typeNameOffsets();
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] !== 0 && offsets.has(names[i]!)) ids.push(this.firstId + i);
+    }
+    return ids;
   }
 
-  private nameIndex(): Map<string, number[]> {
-    if (!this.byName) {
-      const map = new Map<string, number[]>();
-      for (let i = 0; i < this.count; i++) {
-        const name = this.nameOfRaw(i);
-        if (!name) continue;
-        const list = map.get(name);
-        if (list) list.push(this.firstId + i);
-        else map.set(name, [this.firstId + i]);
-      }
-      this.byName = map;
+  /** Each own type's name offset, read out once for the scans above. */
+  private typeNameOffsets(): Uint32Array {
+    if (!this.nameOffs) {
+      this.nameOffs = new Uint32Array(this.count);
+      for (let i = 0; i < this.count; i++) this.nameOffs[i] = this.typeData!.getUint32(this.offsets![i]!, true);
     }
-    return this.byName;
+    return this.nameOffs;
+  }
+
+  /** String offsets (base's included) of every string starting with `name` that passes `test`. */
+  private nameOffsets(name: string, test: (candidate: string) => boolean): Set<number> {
+    const found = this.base ? this.base.nameOffsets(name, test) : new Set<number>();
+    const needle = Buffer.from(name, 'utf8');
+    if (needle.length === 0) return found;
+    for (let at = this.strings.indexOf(needle); at >= 0; at = this.strings.indexOf(needle, at + 1)) {
+      const next = this.strings[at + needle.length];
+      // Only the name itself or the name with a flavour suffix can pass.
+      if (next !== 0 && next !== 95) continue;
+      const end = this.strings.indexOf(0, at + needle.length);
+      if (test(this.strings.toString('utf8', at, end < 0 ? this.strings.length : end))) found.add(this.stringBase + at);
+    }
+    return found;
   }
 
   /** Ids of every type with exactly this name (base types first). */
   idsByName(name: string): number[] {
-    const own = this.nameIndex().get(name) ?? [];
-    return this.base ? [...this.base.idsByName(name), ...own] : own;
+    let ids = this.byName.get(name);
+    if (!ids) {
+      const own = name ? this.ownIdsNamed(name, (n) => n === name) : [];
+      ids = this.base ? [...this.base.idsByName(name), ...own] : own;
+      this.byName.set(name, ids);
+    }
+    return ids.slice();
   }
 
   /** Ids of every named type whose essential name (flavour suffix removed) is `name`. */
   idsByEssentialName(name: string): number[] {
-    if (!this.byEssentialName) {
-      const map = new Map<string, number[]>();
-      for (const [n, ids] of this.nameIndex()) {
-        const e = essentialName(n);
-        const list = map.get(e);
-        if (list) list.push(...ids);
-        else map.set(e, ids.slice());
-      }
-      for (const list of map.values()) list.sort((a, b) => a - b);
-      this.byEssentialName = map;
+    let ids = this.byEssentialName.get(name);
+    if (!ids) {
+      const own = name ? this.ownIdsNamed(name, (n) => essentialName(n) === name) : [];
+      ids = this.base ? [...this.base.idsByEssentialName(name), ...own] : own;
+      this.byEssentialName.set(name, ids);
     }
-    const own = this.byEssentialName.get(name) ?? [];
-    return this.base ? [...this.base.idsByEssentialName(name), ...own] : own;
+    return ids.slice();
   }
 
   /** The first type with this name, optionally of one of the given kinds. */
