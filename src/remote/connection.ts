@@ -250,13 +250,15 @@ export class Connection {
   }
 
   private onEnd(): void {
+    let cut: Error | undefined
     try {
       this.deframer.end()
     } catch (error) {
-      this.protocolFailure(error as Error)
-      return
+      cut = error as Error
     }
-    this.peerGone()
+    // A line cut off by the end of the stream is a peer that died mid-write
+    // (killed, or its link cut), not a malformed frame.
+    this.peerGone(cut)
   }
 
   private dispatch(frame: Frame): void {

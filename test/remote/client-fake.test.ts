@@ -155,6 +155,17 @@ describe('Client over an in-memory bpfd', () => {
     await client.close()
   })
 
+  it('a peer that dies in the middle of a line is a dead connection (TransportError), not a malformed frame', async () => {
+    const {fake, client} = await connected()
+    fake.onRequest = () => undefined
+    const pending = client.request('map_update', {h: 1})
+    await tick()
+    fake.toHost.write('ev 3 data=AAAA')
+    fake.die()
+    await assert.rejects(pending, isTransportError)
+    await client.close()
+  })
+
   it('treats a malformed frame as fatal: pending requests fail with a ProtocolError and the channel is destroyed', async () => {
     const {fake, client} = await connected()
     fake.onRequest = (r) => `ok ${r.id} h=1 h=2`
