@@ -2,7 +2,7 @@
 // reply, never writes outside its cache directory because of a name the
 // target chose, and cannot be made to send a second request through a path.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
@@ -66,7 +66,15 @@ describe('a hostile target', {skip: bpfdUnavailable()}, () => {
     // stackcount -K caches the target's kallsyms by release and boot id; execsnoop its kernel BTF by release.
     const probe = join(dir, 'probe')
     writeFileSync(probe, '')
-    const stack = spawnSync(BPFTOOLS, ['stackcount', '-K', '-D', '2', 't:syscalls:sys_enter_openat', '--remote', remote], {encoding: 'utf8', env, timeout: 60_000})
+    // Opens while stackcount counts, so a quiet machine still gives it stacks to symbolise.
+    const opener = spawn('sh', ['-c', `while :; do cat ${probe}; sleep 0.05; done`], {stdio: 'ignore'})
+    const stack = (() => {
+      try {
+        return spawnSync(BPFTOOLS, ['stackcount', '-K', '-D', '2', 't:syscalls:sys_enter_openat', '--remote', remote], {encoding: 'utf8', env, timeout: 60_000})
+      } finally {
+        opener.kill()
+      }
+    })()
     assert.equal(stack.status, 0, stack.stderr)
     assert.match(stack.stdout, /^ {2}do_syscall_64$/m)
     const exec = spawnSync(BPFTOOLS, ['execsnoop', '-d', '1', '--remote', remote], {encoding: 'utf8', env, timeout: 60_000})
