@@ -1,7 +1,7 @@
 // A target that dies mid-trace: the host must end within 2 s, non-zero, with
 // a message naming the target — over a socket and over a child's stdio.
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {once} from 'node:events'
 import {basename, join} from 'node:path'
 import {test} from 'node:test'
@@ -23,7 +23,13 @@ async function killDuringTrace(remote: string, victim: (hostPid: number) => numb
     host.once('exit', () => reject(new Error(`opensnoop ended before its header: ${stderr}`)))
   })
   host.stdout.resume()
-  process.kill(victim(host.pid!), 'SIGKILL')
+  try {
+    process.kill(victim(host.pid!), 'SIGKILL')
+  } catch (e) {
+    // Never leave the tracer running behind a failed test.
+    host.kill('SIGKILL')
+    throw e
+  }
   const t0 = Date.now()
   const timer = setTimeout(() => host.kill('SIGKILL'), 5000)
   const [code] = (await once(host, 'exit')) as [number | null]
@@ -62,7 +68,9 @@ test('bpfd killed behind a shell relay: the host exits within 2 s naming the tar
 function isDescendant(pid: number, ancestor: number): boolean {
   for (let p = pid; p > 1; ) {
     if (p === ancestor) return true
-    p = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(p)], {encoding: 'utf8'}).trim() || 1)
+    // A process that ended meanwhile (another bpfd on the machine, say) has no parent to follow.
+    const r = spawnSync('ps', ['-o', 'ppid=', '-p', String(p)], {encoding: 'utf8'})
+    p = Number(r.stdout.trim() || 1)
   }
   return false
 }
