@@ -30,3 +30,25 @@ export type RunContext = ModelContext & TextOut
 export function writeHeader(out: TextOut, text: string): void | Promise<void> {
   return out.header ? out.header(text) : out.write(text)
 }
+
+/** Where a per-event tool's decoded events go: its text or NDJSON output, or a dashboard. */
+export interface EventSink<R> {
+  /** Once the programs are attached, before events flow. */
+  start?(): void | Promise<void>
+  /** The events of one batch read from the target, in order; never empty. */
+  events(batch: readonly R[]): void | Promise<void>
+}
+
+/** bcc's per-event output: the header, then a line (or an NDJSON object) per record, one write per batch. */
+export function eventLines<R>(out: TextOut, format: {header(): string; line(r: R): string; json(r: R): unknown}): EventSink<R> {
+  return {
+    async start() {
+      if (!out.json) await writeHeader(out, format.header() + '\n')
+    },
+    async events(batch) {
+      let text = ''
+      for (const r of batch) text += (out.json ? JSON.stringify(format.json(r)) : format.line(r)) + '\n'
+      if (text) await out.write(text)
+    },
+  }
+}
